@@ -1,0 +1,111 @@
+"""Backends that run on this machine: the swap annealer (default), neal, tabu, brute force, and
+any dimod sampler a user passes in."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+import numpy as np
+
+from qanneal_llm.qubo.model import InfeasibleModelError, SubsetModel
+from qanneal_llm.solvers.base import BQMBackend, Samples
+from qanneal_llm.solvers.swap_annealer import swap_anneal
+
+
+class AnnealBackend:
+    """Constraint-preserving swap annealing with a steepest-descent polish (the default)."""
+
+    name = "anneal"
+
+    def sample(self, model: SubsetModel, *, seed: int, **options) -> Samples:
+        states, objectives, info = swap_anneal(model, seed=seed, **options)
+        info["num_samples"] = len(states)
+        return Samples(states, info)
+
+
+class NealBackend(BQMBackend):
+    """dwave-samplers' simulated annealing (neal) on the penalty BQM, at its own defaults."""
+
+    name = "neal"
+
+    def sampler(self):
+        from dwave.samplers import SimulatedAnnealingSampler
+
+        return SimulatedAnnealingSampler()
+
+    def sample_options(self, seed, options):
+        return {"seed": seed, **options}
+
+
+class TabuBackend(BQMBackend):
+    """dwave-samplers' multistart tabu search on the penalty BQM."""
+
+    name = "tabu"
+
+    def sampler(self):
+        from dwave.samplers import TabuSampler
+
+        return TabuSampler()
+
+    def sample_options(self, seed, options):
+        return {"seed": seed, **options}
+
+
+class DimodSamplerBackend(BQMBackend):
+    """Any ``dimod.Sampler`` instance, given the penalty BQM."""
+
+    def __init__(self, sampler):
+        self._sampler = sampler
+        self.name = type(sampler).__name__
+
+    def sampler(self):
+        return self._sampler
+
+
+class ExactBackend:
+    """Brute force over every feasible k-subset; a certified optimum for small problems.
+
+    The work is C(n, k) subsets, so a ``max_subsets`` limit turns a hopeless call into a clear
+    error instead of an endless one.
+    """
+
+    name = "exact"
+
+    def sample(self, model: SubsetModel, *, seed: int, max_subsets: int = 2_000_000) -> Samples:
+        n, k = model.n, model.k
+        total = math.comb(n, k)
+        if total > max_subsets:
+            raise ValueError(
+                f"exact search would enumerate C({n}, {k}) = {total:,} subsets, over the limit of"
+                f" {max_subsets:,}; use solver='anneal' (or raise max_subsets)"
+            )
+        start = time.perf_counter()
+        best_value, best = np.inf, None
+        combos = itertools.combinations(range(n), k)
+        rows, cols = np.triu_indices(k, 1)
+        while True:
+            chunk = np.fromiter(
+                itertools.chain.from_iterable(itertools.islice(combos, 200_000)), dtype=np.int64
+            ).reshape(-1, k)
+            if not len(chunk):
+                break
+            values = model.linear[chunk].sum(axis=1)
+            if k > 1:
+                values += model.quadratic[chunk[:, rows], chunk[:, cols]].sum(axis=1)
+            if model.groups.size:
+                counts = model.groups[:, chunk].sum(axis=2)
+                ok = np.all(
+                    (counts >= model.group_bounds[:, :1]) & (counts <= model.group_bounds[:, 1:]),
+                    axis=0,
+                )
+                values = np.where(ok, values, np.inf)
+            i = int(np.argmin(values))
+            if values[i] < best_value:
+                best_value, best = values[i], chunk[i]
+        if best is None:
+            raise InfeasibleModelError("no k-subset meets the group bounds")
+        x = np.zeros((1, n), dtype=np.int8)
+        x[0, best] = 1
+        return Samples(x, {"subsets": total, "enumerate_seconds": time.perf_counter() - start})
