@@ -5,4 +5,29 @@ turn those embeddings into selection problems; :func:`qanneal_llm.solve` solves 
 registered backend (local annealers, D-Wave Leap, a mock QPU) and says how it did.
 """
 
+from qanneal_llm.qubo import (
+    InfeasibleModelError,
+    SubsetModel,
+    collaborative_feature_model,
+    feature_model,
+    portfolio_model,
+    slate_model,
+    subset_model,
+)
+from qanneal_llm.solvers import SelectionResult, SwapAnnealingSampler, available_backends, solve
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "InfeasibleModelError",
+    "SelectionResult",
+    "SubsetModel",
+    "SwapAnnealingSampler",
+    "available_backends",
+    "collaborative_feature_model",
+    "feature_model",
+    "portfolio_model",
+    "slate_model",
+    "solve",
+    "subset_model",
+]

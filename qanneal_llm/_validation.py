@@ -11,7 +11,9 @@ def finite_array(value, name: str, ndim: int, dtype=np.float64) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric; could not convert it to an array: {exc}") from None
+        raise ValueError(
+            f"{name} must be numeric; could not convert it to an array: {exc}"
+        ) from None
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     if arr.size == 0:
@@ -29,7 +31,9 @@ def square_symmetric(value, name: str, n: int, *, atol: float = 1e-8) -> np.ndar
     """Return ``value`` as a finite symmetric ``(n, n)`` array, or raise ValueError."""
     arr = finite_array(value, name, 2)
     if arr.shape != (n, n):
-        raise ValueError(f"{name} must have shape ({n}, {n}) to match the {n} candidates, got {arr.shape}")
+        raise ValueError(
+            f"{name} must have shape ({n}, {n}) to match the {n} candidates, got {arr.shape}"
+        )
     asym = float(np.max(np.abs(arr - arr.T)))
     scale = max(1.0, float(np.max(np.abs(arr))))
     if asym > atol * scale:

@@ -61,7 +61,8 @@ class SubsetModel:
         """Value of each named component at ``x`` (they sum to the objective minus offset)."""
         x = np.asarray(x, dtype=np.float64)
         return {
-            name: float(x @ lin + 0.5 * x @ quad @ x) for name, (lin, quad) in self.components.items()
+            name: float(x @ lin + 0.5 * x @ quad @ x)
+            for name, (lin, quad) in self.components.items()
         }
 
     def violations(self, x) -> list[str]:
@@ -77,7 +78,7 @@ class SubsetModel:
             out.append(f"cardinality: chose {int(chosen.sum())}, need exactly {self.k}")
         if self.groups.size:
             counts = self.groups[:, chosen].sum(axis=1)
-            for name, c, (lo, hi) in zip(self.group_names, counts, self.group_bounds):
+            for name, c, (lo, hi) in zip(self.group_names, counts, self.group_bounds, strict=True):
                 if not lo <= c <= hi:
                     out.append(f"group {name!r}: chose {int(c)}, allowed {int(lo)}..{int(hi)}")
         if self.forced_in is not None and not np.all(chosen[self.forced_in]):
@@ -192,7 +193,9 @@ class SubsetModel:
         return cqm
 
     def _active_groups(self):
-        for name, row, (lo, hi) in zip(self.group_names, self.groups, self.group_bounds):
+        for name, row, (lo, hi) in zip(
+            self.group_names, self.groups, self.group_bounds, strict=True
+        ):
             members = np.flatnonzero(row)
             if lo > 0 or hi < len(members):
                 yield name, members, (max(int(lo), 0), min(int(hi), len(members)))
@@ -201,7 +204,9 @@ class SubsetModel:
         if (self.forced_in is not None and self.forced_in.any()) or (
             self.forced_out is not None and self.forced_out.any()
         ):
-            raise ValueError(f"{what}() needs a model without forced candidates; call reduced() first")
+            raise ValueError(
+                f"{what}() needs a model without forced candidates; call reduced() first"
+            )
 
 
 def subset_model(
@@ -225,7 +230,8 @@ def subset_model(
     ``None`` meaning unbounded. ``forced_in`` / ``forced_out`` are ids that must / must not be
     chosen.
 
-    >>> m = subset_model([-1.0, -2.0, -3.0], [[0, 1, 0], [1, 0, 0], [0, 0, 0]], k=2, ids=["a", "b", "c"])
+    >>> m = subset_model([-1.0, -2.0, -3.0], [[0, 1, 0], [1, 0, 0], [0, 0, 0]], k=2,
+    ...                  ids=["a", "b", "c"])
     >>> m.objective([0, 1, 1]), m.decode([0, 1, 1])
     (-5.0, ['b', 'c'])
     """

@@ -56,7 +56,7 @@ class QPUBackend(BQMBackend):
         self.token = token
         self.solver = solver
 
-    def child_sampler(self):
+    def child_sampler(self, seed: int):
         from dwave.system import DWaveSampler
 
         kwargs = {"token": leap_token(self.token)}
@@ -64,10 +64,10 @@ class QPUBackend(BQMBackend):
             kwargs["solver"] = self.solver
         return DWaveSampler(**kwargs)
 
-    def sampler(self):
+    def sampler(self, seed: int):
         from dwave.system import EmbeddingComposite
 
-        return EmbeddingComposite(self.child_sampler())
+        return EmbeddingComposite(self.child_sampler(seed))
 
     def sample(
         self,
@@ -84,7 +84,7 @@ class QPUBackend(BQMBackend):
         bqm = model.to_bqm(penalty)
         if chain_strength is None:
             chain_strength = float(uniform_torque_compensation(bqm))
-        sampler = self.sampler()
+        sampler = self.sampler(seed)
         start = time.perf_counter()
         sampleset = sampler.sample(
             bqm,
@@ -122,18 +122,14 @@ class MockQPUBackend(QPUBackend):
         self.topology_type = topology_type
         self.topology_shape = list(topology_shape)
 
-    def child_sampler(self):
+    def child_sampler(self, seed: int):
         from dwave.system.testing import MockDWaveSampler
 
         return MockDWaveSampler(
-            topology_type=self.topology_type, topology_shape=self.topology_shape
+            topology_type=self.topology_type,
+            topology_shape=self.topology_shape,
+            substitute_kwargs={"seed": seed},
         )
-
-    def sample(self, model, *, seed, **options):
-        # The mock's classical stand-in for the QPU is steepest descent from random states;
-        # seed numpy's global state, which is where it draws them.
-        np.random.seed(seed % 2**32)
-        return super().sample(model, seed=seed, **options)
 
 
 class HybridBackend:
@@ -168,4 +164,3 @@ class HybridBackend:
             "leap_timing": {k: v for k, v in sampleset.info.items() if k.endswith("time")},
         }
         return Samples(states_from_sampleset(sampleset, model.n), info, sampleset)
-

@@ -55,8 +55,15 @@ def get_backend(solver):
     raise TypeError(f"solver must be a name, a backend or a dimod sampler, got {type(solver)}")
 
 
-for _backend in (AnnealBackend, NealBackend, TabuBackend, ExactBackend, QPUBackend,
-                 MockQPUBackend, HybridBackend):
+for _backend in (
+    AnnealBackend,
+    NealBackend,
+    TabuBackend,
+    ExactBackend,
+    QPUBackend,
+    MockQPUBackend,
+    HybridBackend,
+):
     register_backend(_backend.name, _backend)
 
 

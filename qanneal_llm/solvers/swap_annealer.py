@@ -104,7 +104,7 @@ class SwapAnnealingSampler:
     ...                      [0, 0, 0, 0], [0, 0, 0, 0]], k=2)
     >>> sampleset = SwapAnnealingSampler().sample_cqm(model.to_cqm(), seed=0)
     >>> best = sampleset.filter(lambda row: row.is_feasible).first
-    >>> sorted(v for v, on in best.sample.items() if on), best.energy
+    >>> sorted(v for v, on in best.sample.items() if on), float(best.energy)
     ([0, 2], -4.0)
     """
 

@@ -1,0 +1,199 @@
+"""Feature selection: k of d features, relevant to a target and not redundant with each other.
+
+Three notions of relevance and redundancy:
+
+- ``"correlation"``: absolute Pearson correlation with the target, and between features
+  (mRMR with correlation).
+- ``"mutual_info"``: mutual information with the target, and between features (mRMR), on
+  quantile-binned columns.
+- ``"conditional_mi"``: as D-Wave's MIQUBO, relevance ``I(X_i; Y)`` and a pair bonus
+  ``I(X_j; Y | X_i)`` (symmetrised) rewarding features that add information about ``Y`` given
+  each other.
+
+:func:`collaborative_feature_model` needs no target: in the spirit of CQFS (Nembrini et al.,
+Entropy 2021) it keeps the content features whose item-item similarity agrees with a
+collaborative item-item similarity.
+
+The pair terms are scaled by ``2 / k`` so that, at exactly k chosen, relevance and redundancy are
+weighed like mRMR's ``mean relevance - mean redundancy`` at ``redundancy=1``. Constant columns get
+zero relevance and zero redundancy instead of NaN (real MiniLM embeddings have such dimensions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from qanneal_llm._validation import cardinality, finite_array
+from qanneal_llm.qubo.model import SubsetModel, subset_model
+
+METHODS = ("correlation", "mutual_info", "conditional_mi")
+
+
+def standardize(X: np.ndarray) -> np.ndarray:
+    """Centre and scale columns; constant columns become zeros rather than NaN."""
+    centred = X - X.mean(axis=0)
+    std = centred.std(axis=0)
+    return np.divide(
+        centred, std, out=np.zeros_like(centred), where=std > 1e-12 * (1 + np.abs(X).max())
+    )
+
+
+def quantile_bins(X: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-frequency bin codes ``0..n_bins-1`` per column; equal values share a bin, so a
+    constant column is a single bin."""
+    edges = np.quantile(X, np.linspace(0, 1, n_bins + 1)[1:-1], axis=0)
+    codes = np.empty(X.shape, dtype=np.int64)
+    for col in range(X.shape[1]):
+        codes[:, col] = np.searchsorted(edges[:, col], X[:, col], side="right")
+    return codes
+
+
+def _one_hot(codes: np.ndarray, n_bins: int) -> np.ndarray:
+    n, d = codes.shape
+    out = np.zeros((n, d * n_bins), dtype=np.float32)
+    out[np.arange(n)[:, None], np.arange(d) * n_bins + codes] = 1.0
+    return out
+
+
+def _mi_from_joint(joint: np.ndarray, axes_a, axes_b) -> np.ndarray:
+    """MI from a joint probability table summed over the given axes."""
+    pa = joint.sum(axis=axes_b, keepdims=True)
+    pb = joint.sum(axis=axes_a, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = joint * np.log(joint / (pa * pb))
+    return np.nansum(terms, axis=tuple(sorted(set(axes_a) | set(axes_b))))
+
+
+def _target_codes(y: np.ndarray, n_bins: int) -> np.ndarray:
+    values, codes = np.unique(y, return_inverse=True)
+    if len(values) <= 2 * n_bins:
+        return codes
+    return quantile_bins(y[:, None], n_bins)[:, 0]
+
+
+def relevance_redundancy(X, y, method: str = "correlation", n_bins: int = 8):
+    """``(relevance (d,), pair (d, d))`` for ``method``; ``pair`` is a redundancy to penalise
+    (correlation, mutual_info) or, for conditional_mi, a bonus (returned negated)."""
+    X = finite_array(X, "X", 2)
+    y = finite_array(y, "y", 1)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}; they must match")
+    if X.shape[0] < 3:
+        raise ValueError("need at least 3 samples to estimate relevance and redundancy")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    n, d = X.shape
+    if method == "correlation":
+        Z, zy = standardize(X), standardize(y[:, None])[:, 0]
+        return np.abs(Z.T @ zy) / n, np.abs(Z.T @ Z) / n
+    codes = quantile_bins(X, n_bins)
+    onehot = _one_hot(codes, n_bins)
+    ycodes = _target_codes(y, n_bins)
+    classes = int(ycodes.max()) + 1
+    yhot = np.zeros((n, classes), dtype=np.float32)
+    yhot[np.arange(n), ycodes] = 1.0
+    joint_xy = (onehot.T @ yhot).reshape(d, n_bins, classes) / n
+    relevance = _mi_from_joint(joint_xy, (1,), (2,))
+    if method == "mutual_info":
+        joint = (onehot.T @ onehot).reshape(d, n_bins, d, n_bins) / n
+        return relevance, _mi_from_joint(joint, (1,), (3,))
+    # conditional_mi: I(X_i; Y | X_j) = sum p(xi,xj,y) log p(xj) p(xi,xj,y) / (p(xi,xj) p(xj,y))
+    joint3 = (
+        np.stack(
+            [(onehot * yhot[:, c : c + 1]).T @ onehot for c in range(classes)], axis=-1
+        ).reshape(d, n_bins, d, n_bins, classes)
+        / n
+    )
+    p_ij = joint3.sum(axis=4, keepdims=True)
+    p_jy = joint3.sum(axis=1, keepdims=True)
+    p_j = joint3.sum(axis=(1, 4), keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cmi = np.nansum(joint3 * np.log(p_j * joint3 / (p_ij * p_jy)), axis=(1, 3, 4))
+    bonus = (cmi + cmi.T) / 2
+    return relevance, -bonus
+
+
+def feature_model(
+    X,
+    y,
+    k: int,
+    *,
+    method: str = "correlation",
+    redundancy: float = 1.0,
+    n_bins: int = 8,
+    feature_names: Sequence | None = None,
+) -> SubsetModel:
+    """Select k columns of ``X`` for predicting ``y``.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 5)); X[:, 1] = X[:, 0] + 0.01 * rng.normal(size=200)
+    >>> y = X[:, 0] + X[:, 3]
+    >>> from qanneal_llm.solvers import solve
+    >>> chosen = set(solve(feature_model(X, y, k=2), "exact").ids)
+    >>> 3 in chosen and len(chosen & {0, 1}) == 1  # column 3 and one of the two copies of 0
+    True
+    """
+    relevance, pair = relevance_redundancy(X, y, method, n_bins)
+    return _model_from_scores(relevance, pair, k, redundancy, feature_names, f"features:{method}")
+
+
+def collaborative_feature_model(
+    item_features,
+    collaborative_similarity,
+    k: int,
+    *,
+    redundancy: float = 1.0,
+    feature_names: Sequence | None = None,
+) -> SubsetModel:
+    """Select k content features whose item-item similarity agrees with the collaborative one.
+
+    Feature ``f``'s relevance is ``z_f @ C @ z_f`` over item pairs (self-pairs excluded), with
+    ``z_f`` the standardised feature column and ``C`` the collaborative similarity (dense or
+    sparse, items x items): high when items that users treat alike also sit together along
+    ``f``. Redundancy is the features' absolute correlation over items.
+    """
+    F = finite_array(item_features, "item_features", 2)
+    n_items = F.shape[0]
+    if sp.issparse(collaborative_similarity):
+        C = sp.csr_matrix(collaborative_similarity, dtype=np.float64)
+        if not np.all(np.isfinite(C.data)):
+            raise ValueError("collaborative_similarity contains NaN or inf")
+    else:
+        C = finite_array(collaborative_similarity, "collaborative_similarity", 2)
+    if C.shape != (n_items, n_items):
+        raise ValueError(
+            f"collaborative_similarity must be ({n_items}, {n_items}) to match item_features'"
+            f" {n_items} items, got {C.shape}"
+        )
+    Z = standardize(F)
+    diag = np.asarray(C.diagonal()).ravel()
+    agreement = np.asarray((C @ Z) * Z).sum(axis=0) - (diag[:, None] * Z**2).sum(axis=0)
+    scale = np.abs(agreement).max()
+    relevance = agreement / scale if scale > 0 else agreement
+    redundancy_matrix = np.abs(Z.T @ Z) / n_items
+    return _model_from_scores(
+        relevance, redundancy_matrix, k, redundancy, feature_names, "features:collaborative"
+    )
+
+
+def _model_from_scores(relevance, pair, k, redundancy, feature_names, name) -> SubsetModel:
+    d = relevance.shape[0]
+    k = cardinality(k, d, "features")
+    if not np.isfinite(redundancy) or redundancy < 0:
+        raise ValueError(f"redundancy must be a finite number >= 0, got {redundancy!r}")
+    pair = np.array(pair, dtype=np.float64)
+    np.fill_diagonal(pair, 0.0)
+    quad = redundancy * (2.0 / k) * pair
+    lin = -np.asarray(relevance, dtype=np.float64)
+    return subset_model(
+        lin,
+        quad,
+        k,
+        ids=feature_names,
+        components={"relevance": (lin, np.zeros_like(quad)), "redundancy": (np.zeros(d), quad)},
+        name=name,
+    )

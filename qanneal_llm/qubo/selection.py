@@ -1,0 +1,73 @@
+"""Slate selection: k of n candidates, relevant but not alike.
+
+Maximise ``sum relevance - diversity * sum_{pairs} similarity`` over exactly ``k`` candidates,
+optionally with per-group minimum/maximum counts (genres, brands) and forced-in/forced-out ids.
+The model minimises, so relevance enters the linear terms negated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from qanneal_llm._validation import finite_array, square_symmetric
+from qanneal_llm.qubo.model import SubsetModel, subset_model
+
+
+def cosine_similarity(vectors) -> np.ndarray:
+    """Pairwise cosine similarity of the rows of ``vectors``; zero rows are similar to nothing."""
+    v = finite_array(vectors, "vectors", 2)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    unit = np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
+    return unit @ unit.T
+
+
+def slate_model(
+    relevance,
+    k: int,
+    *,
+    similarity=None,
+    vectors=None,
+    diversity: float = 0.5,
+    ids: Sequence | None = None,
+    groups: Mapping[str, Sequence] | None = None,
+    group_bounds: Mapping[str, tuple[int | None, int | None]] | None = None,
+    forced_in: Sequence | None = None,
+    forced_out: Sequence | None = None,
+) -> SubsetModel:
+    """Build the slate model from relevance scores and a similarity (or the vectors giving it).
+
+    >>> m = slate_model([0.9, 0.8, 0.1], k=2, similarity=[[1, 0.95, 0], [0.95, 1, 0], [0, 0, 1]],
+    ...                 diversity=1.0, ids=["a", "b", "c"])
+    >>> from qanneal_llm.solvers import solve
+    >>> solve(m, "exact").ids
+    ['a', 'c']
+    """
+    relevance = finite_array(relevance, "relevance", 1)
+    n = relevance.shape[0]
+    if (similarity is None) == (vectors is None):
+        raise ValueError("give exactly one of similarity (n x n) or vectors (n x d)")
+    if vectors is not None:
+        vectors = finite_array(vectors, "vectors", 2)
+        if vectors.shape[0] != n:
+            raise ValueError(f"vectors has {vectors.shape[0]} rows for {n} relevance scores")
+        similarity = cosine_similarity(vectors)
+    similarity = square_symmetric(similarity, "similarity", n).copy()
+    np.fill_diagonal(similarity, 0.0)
+    if not np.isfinite(diversity) or diversity < 0:
+        raise ValueError(f"diversity must be a finite number >= 0, got {diversity!r}")
+    linear_rel, quad_sim = -relevance, diversity * similarity
+    zeros_q, zeros_l = np.zeros((n, n)), np.zeros(n)
+    return subset_model(
+        linear_rel,
+        quad_sim,
+        k,
+        ids=ids,
+        groups=groups,
+        group_bounds=group_bounds,
+        forced_in=forced_in,
+        forced_out=forced_out,
+        components={"relevance": (linear_rel, zeros_q), "similarity": (zeros_l, quad_sim)},
+        name="slate",
+    )
