@@ -14,7 +14,13 @@ from qanneal_llm.qubo import (
     slate_model,
     subset_model,
 )
-from qanneal_llm.solvers import SelectionResult, SwapAnnealingSampler, available_backends, solve
+from qanneal_llm.solvers import (
+    SelectionResult,
+    SwapAnnealingSampler,
+    available_backends,
+    solve,
+    solve_many,
+)
 
 __version__ = "0.1.0"
 
@@ -29,5 +35,6 @@ __all__ = [
     "portfolio_model",
     "slate_model",
     "solve",
+    "solve_many",
     "subset_model",
 ]

@@ -1,5 +1,6 @@
 """Solvers: one registry from a name (or a dimod sampler) to a backend, one checked result."""
 
+from qanneal_llm.solvers.batch import solve_many
 from qanneal_llm.solvers.leap import MissingTokenError, leap_token
 from qanneal_llm.solvers.registry import available_backends, get_backend, register_backend, solve
 from qanneal_llm.solvers.result import SelectionResult
@@ -15,5 +16,6 @@ __all__ = [
     "model_from_cqm",
     "register_backend",
     "solve",
+    "solve_many",
     "swap_anneal",
 ]

@@ -1,0 +1,1 @@
+"""End-to-end pipelines of the two use cases."""
