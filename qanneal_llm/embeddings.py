@@ -33,8 +33,7 @@ import numpy as np
 import torch
 from filelock import FileLock, Timeout
 
-from qanneal_llm.storage import CorruptFileError, atomic_write_bytes, cache_root, load_verified
-from qanneal_llm.storage import save_verified as _save_verified
+from qanneal_llm.storage import CorruptFileError, cache_root, load_verified, save_verified
 
 __all__ = ["DEFAULT_MODEL_PACKAGE", "EmbeddingCache", "TextEncoder", "weighted_user_vectors"]
 
@@ -97,8 +96,9 @@ def _resolve_device(device) -> torch.device:
 
 
 def _cpu_has_native_bf16() -> bool:
-    caps = getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(
-        torch.cpu, "_is_amx_tile_supported", None
+    caps = (
+        getattr(torch.cpu, "_is_avx512_bf16_supported", None),
+        getattr(torch.cpu, "_is_amx_tile_supported", None),
     )
     return any(check is not None and check() for check in caps)
 
@@ -254,7 +254,7 @@ class EmbeddingCache:
         key_array = np.frombuffer(b"".join(new), dtype=np.uint8).reshape(len(new), 32)
         name = f"shard-{uuid.uuid4().hex}{_SHARD_SUFFIX}"
         folder = self._folder(namespace)
-        _save_verified(
+        save_verified(
             folder / name,
             {"keys": key_array, "vectors": vectors[rows]},
             {"namespace": namespace, "count": len(rows)},
@@ -274,7 +274,7 @@ class EmbeddingCache:
                 shards = [(n, self._read_shard(folder / n)) for n in names]
                 shards = [(n, s) for n, s in shards if s is not None]
                 merged = f"shard-{uuid.uuid4().hex}{_SHARD_SUFFIX}"
-                _save_verified(
+                save_verified(
                     folder / merged,
                     {
                         "keys": np.concatenate([s[0] for _, s in shards]),
@@ -425,9 +425,7 @@ class TextEncoder:
         from transformers import AutoModel, AutoTokenizer
 
         _limit_threads()
-        self._tokenizer = AutoTokenizer.from_pretrained(
-            self._source, local_files_only=self._local
-        )
+        self._tokenizer = AutoTokenizer.from_pretrained(self._source, local_files_only=self._local)
         model = AutoModel.from_pretrained(
             self._source, local_files_only=self._local, dtype=self.dtype
         )
