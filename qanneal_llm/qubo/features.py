@@ -186,6 +186,7 @@ def _model_from_scores(relevance, pair, k, redundancy, feature_names, name) -> S
     if not np.isfinite(redundancy) or redundancy < 0:
         raise ValueError(f"redundancy must be a finite number >= 0, got {redundancy!r}")
     pair = np.array(pair, dtype=np.float64)
+    pair = (pair + pair.T) / 2  # float32 contingency sums leave rounding-level asymmetry
     np.fill_diagonal(pair, 0.0)
     quad = redundancy * (2.0 / k) * pair
     lin = -np.asarray(relevance, dtype=np.float64)

@@ -283,12 +283,12 @@ def subset_model(
         size = int(membership[g].sum())
         lo = 0 if lo is None else int(lo)
         hi = min(size, k) if hi is None else int(hi)
-        if lo < 0 or hi < lo:
-            raise ValueError(f"group {gname!r}: bounds ({lo}, {hi}) need 0 <= min <= max")
         if lo > min(size, k):
             raise InfeasibleModelError(
                 f"group {gname!r} needs at least {lo} but has {size} members and k = {k}"
             )
+        if lo < 0 or hi < lo:
+            raise ValueError(f"group {gname!r}: bounds ({lo}, {hi}) need 0 <= min <= max")
         bounds[g] = (lo, hi)
         if int(membership[g, mask_in].sum()) > hi:
             raise InfeasibleModelError(f"group {gname!r}: more forced-in members than its max {hi}")
