@@ -61,6 +61,51 @@ def _descend(J, g, counts, G, lo, hi, chosen, unchosen, energy):
 
 
 @njit(cache=True, nogil=True)
+def _tabu(J, g, counts, G, lo, hi, chosen, unchosen, energy, iterations, best_chosen):
+    """Swap tabu search: take the best swap whose items were not moved recently (or that beats
+    the best so far), even uphill, for ``iterations`` steps. Leaves the best state visited in
+    ``best_chosen`` and returns its energy."""
+    k = chosen.shape[0]
+    nu = unchosen.shape[0]
+    n = g.shape[0]
+    tabu_until = np.zeros(n, np.int64)
+    tenure_out = min(nu - 1, 7)
+    tenure_in = min(k - 1, 3)
+    best_energy = energy
+    best_chosen[:] = chosen
+    for it in range(1, iterations + 1):
+        best = np.inf
+        ba = -1
+        bb = -1
+        for a in range(k):
+            i = chosen[a]
+            gi = g[i]
+            i_tabu = tabu_until[i] >= it
+            for b in range(nu):
+                j = unchosen[b]
+                d = g[j] - gi - J[i, j]
+                if d < best:
+                    if (i_tabu or tabu_until[j] >= it) and energy + d >= best_energy - 1e-12:
+                        continue
+                    if _swap_ok(G, lo, hi, counts, i, j):
+                        best = d
+                        ba = a
+                        bb = b
+        if ba < 0:
+            break
+        i = chosen[ba]
+        j = unchosen[bb]
+        _apply_swap(J, g, counts, G, chosen, unchosen, ba, bb)
+        energy += best
+        tabu_until[i] = it + tenure_out + np.random.randint(3)
+        tabu_until[j] = it + tenure_in
+        if energy < best_energy - 1e-12:
+            best_energy = energy
+            best_chosen[:] = chosen
+    return best_energy
+
+
+@njit(cache=True, nogil=True)
 def _setup(h, J, G, x, chosen, unchosen, g, counts):
     n = x.shape[0]
     a = 0
@@ -90,7 +135,7 @@ def _setup(h, J, G, x, chosen, unchosen, g, counts):
 
 
 @njit(cache=True, nogil=True)
-def anneal_reads(h, J, G, lo, hi, x0, betas, steps_per_beta, seeds, polish):
+def anneal_reads(h, J, G, lo, hi, x0, betas, steps_per_beta, seeds, polish, tabu_iterations):
     """Anneal each row of ``x0`` (a feasible start) and return the best states and energies.
 
     ``energy`` excludes any model offset. The schedule is ``betas``, each held for
@@ -137,10 +182,16 @@ def anneal_reads(h, J, G, lo, hi, x0, betas, steps_per_beta, seeds, polish):
             x[best_chosen[c]] = 1
         if polish and nu > 0 and k > 0:
             energy = _setup(h, J, G, x, chosen, unchosen, g, counts)
-            best_energy = _descend(J, g, counts, G, lo, hi, chosen, unchosen, energy)
+            energy = _descend(J, g, counts, G, lo, hi, chosen, unchosen, energy)
+            best_energy = energy
+            best_chosen[:] = chosen
+            if tabu_iterations > 0:
+                best_energy = _tabu(
+                    J, g, counts, G, lo, hi, chosen, unchosen, energy, tabu_iterations, best_chosen
+                )
             x[:] = 0
             for c in range(k):
-                x[chosen[c]] = 1
+                x[best_chosen[c]] = 1
         out[r] = x
         energies[r] = best_energy
     return out, energies
