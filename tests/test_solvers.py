@@ -205,9 +205,27 @@ def test_swap_anneal_checks_initial_states():
         swap_anneal(model, num_reads=1, initial_states=np.ones((1, 10)))
 
 
-def test_solve_many_is_reproducible_per_problem():
-    models = [instance(30, 5, seed=s) for s in range(4)]
-    first = solve_many(models, seed=11, num_sweeps=3, polish=False)
-    again = solve_many(models, seed=11, num_sweeps=3, polish=False)
-    assert [r.ids for r in first] == [r.ids for r in again]
-    assert len({r.seed for r in first}) == 4
+def test_solve_many_equals_solving_each_alone_with_the_seed_stream():
+    from qanneal_llm.solvers import seed_stream
+
+    models = [instance(30 + 5 * (s % 3), 5, seed=s) for s in range(7)]
+    models.append(instance(20, 4, seed=99, groups=True))
+    batch = solve_many(models, seed=11, n_jobs=2, num_sweeps=3, tabu_iterations=5)
+    again = solve_many(models, seed=11, n_jobs=1, num_sweeps=3, tabu_iterations=5)
+    seeds = seed_stream(11, len(models))
+    alone = [
+        solve(m, seed=int(s), num_sweeps=3, tabu_iterations=5)
+        for m, s in zip(models, seeds, strict=True)
+    ]
+    assert [r.ids for r in batch] == [r.ids for r in alone] == [r.ids for r in again]
+    assert [r.seed for r in batch] == [int(s) for s in seeds]
+    assert all(r.feasible for r in batch)
+    assert batch[0].info["batch_size"] == len(models)
+
+
+def test_solve_many_falls_back_to_one_by_one_for_other_backends():
+    models = [instance(10, 3, seed=s) for s in range(3)]
+    results = solve_many(models, "tabu", seed=5)
+    assert [r.objective for r in results] == pytest.approx(
+        [solve(m, "exact").objective for m in models]
+    )

@@ -11,7 +11,7 @@ import numpy as np
 
 from qanneal_llm.qubo.model import InfeasibleModelError, SubsetModel
 from qanneal_llm.solvers.base import BQMBackend, Samples
-from qanneal_llm.solvers.swap_annealer import swap_anneal
+from qanneal_llm.solvers.swap_annealer import plan_anneal, run_plans, swap_anneal
 
 
 class AnnealBackend:
@@ -23,6 +23,13 @@ class AnnealBackend:
         states, objectives, info = swap_anneal(model, seed=seed, **options)
         info["num_samples"] = len(states)
         return Samples(states, info)
+
+    def sample_many(self, models, seeds, *, n_jobs=None, **options) -> list[Samples]:
+        plans = [plan_anneal(m, seed=s, **options) for m, s in zip(models, seeds, strict=True)]
+        return [
+            Samples(states, dict(info, num_samples=len(states)))
+            for states, _, info in run_plans(plans, n_jobs)
+        ]
 
 
 class NealBackend(BQMBackend):

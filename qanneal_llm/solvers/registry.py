@@ -8,7 +8,7 @@ and re-checks feasibility against the model itself before returning.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import dimod
 import numpy as np
@@ -16,6 +16,7 @@ import numpy as np
 from qanneal_llm.qubo.model import SubsetModel
 from qanneal_llm.qubo.repair import polish as polish_states
 from qanneal_llm.qubo.repair import repair as repair_state
+from qanneal_llm.solvers.base import Samples
 from qanneal_llm.solvers.leap import HybridBackend, MockQPUBackend, QPUBackend
 from qanneal_llm.solvers.local import (
     AnnealBackend,
@@ -67,6 +68,12 @@ for _backend in (
     register_backend(_backend.name, _backend)
 
 
+def new_seed() -> int:
+    """A fresh seed, for calls that were given none (and report it). Seeds stay below 2**31
+    because some backends (dwave-samplers' tabu, the mock QPU) take only 32-bit seeds."""
+    return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+
+
 def solve(
     model: SubsetModel,
     solver="anneal",
@@ -88,42 +95,101 @@ def solve(
     """
     started = time.perf_counter()
     backend = get_backend(solver)
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+    seed = new_seed() if seed is None else int(seed)
     reduced, free = model.reduced()
-    rng = np.random.default_rng(seed)
-    timings: dict[str, float] = {}
-    info: dict = {}
-    sampleset = None
-    if reduced.k in (0, reduced.n):
-        states = np.full((1, reduced.n), 1 if reduced.k else 0, dtype=np.int8)
-        info["trivial"] = True
+    if _trivial(reduced):
+        samples, seconds = _trivial_samples(reduced), 0.0
     else:
         t = time.perf_counter()
         samples = backend.sample(reduced, seed=seed, **options)
-        timings["backend"] = time.perf_counter() - t
-        states, info, sampleset = samples.states, dict(samples.info), samples.sampleset
+        seconds = time.perf_counter() - t
+    return finish(model, reduced, free, samples, backend.name, seed, polish, seconds, started)
+
+
+def solve_many(
+    models: Sequence[SubsetModel],
+    solver="anneal",
+    *,
+    seed: int | None = None,
+    n_jobs: int | None = None,
+    polish: bool = True,
+    **options,
+) -> list[SelectionResult]:
+    """Solve many models: problem ``i`` gets seed ``seed_stream(seed, len(models))[i]``.
+
+    Backends with a batch mode (the default ``anneal``) prepare every problem first, then run
+    them on ``n_jobs`` threads (default: all cores) with the GIL released; each result is
+    identical to ``solve(models[i], solver, seed=seeds[i], **options)``. Other backends are
+    called one problem at a time.
+    """
+    backend = get_backend(solver)
+    seed = new_seed() if seed is None else int(seed)
+    seeds = [int(s) for s in seed_stream(seed, len(models))]
+    if not hasattr(backend, "sample_many"):
+        return [
+            solve(m, backend, seed=s, polish=polish, **options)
+            for m, s in zip(models, seeds, strict=True)
+        ]
+    started = time.perf_counter()
+    reduced = [m.reduced() for m in models]
+    todo = [i for i, (r, _) in enumerate(reduced) if not _trivial(r)]
+    t = time.perf_counter()
+    batch = backend.sample_many(
+        [reduced[i][0] for i in todo], [seeds[i] for i in todo], n_jobs=n_jobs, **options
+    )
+    per_problem = (time.perf_counter() - t) / max(len(todo), 1)
+    samples = dict(zip(todo, batch, strict=True))
+    results = []
+    for i, (model, (red, free)) in enumerate(zip(models, reduced, strict=True)):
+        sample = samples.get(i) or _trivial_samples(red)
+        sample.info["batch_size"] = len(models)
+        results.append(
+            finish(model, red, free, sample, backend.name, seeds[i], polish, per_problem, started)
+        )
+    return results
+
+
+def seed_stream(seed: int, count: int) -> np.ndarray:
+    """One seed per problem, derived from ``seed``: a batch is reproducible as a whole, and
+    problem ``i`` always gets the same seed whatever the batch around it."""
+    return np.random.SeedSequence(seed).generate_state(count) >> 1
+
+
+def _trivial(reduced: SubsetModel) -> bool:
+    return reduced.k in (0, reduced.n)
+
+
+def _trivial_samples(reduced: SubsetModel) -> Samples:
+    states = np.full((1, reduced.n), 1 if reduced.k else 0, dtype=np.int8)
+    return Samples(states, {"trivial": True})
+
+
+def finish(model, reduced, free, samples, solver_name, seed, polish, backend_seconds, started):
+    """Check the backend's proposals, repair or polish, and build the user's result."""
+    timings: dict[str, float] = {"backend": backend_seconds}
+    states, info, sampleset = samples.states, dict(samples.info), samples.sampleset
+    rng = np.random.default_rng(seed)
 
     t = time.perf_counter()
     objectives = np.asarray(reduced.objective(states), dtype=np.float64).reshape(-1)
-    feasible = np.array([reduced.is_feasible(s) for s in states])
+    feasible = _feasible_rows(reduced, states)
     info["feasible_fraction"] = float(feasible.mean())
     repaired = not feasible.any()
     if repaired:
         order = np.argsort(objectives)[:10]
         candidates = np.stack([repair_state(reduced, states[i], rng) for i in order])
+        info["backend_objective"] = None
     else:
         candidates = states[feasible][np.argsort(objectives[feasible])[:1]]
-    info["backend_objective"] = float(objectives[feasible].min()) if not repaired else None
+        info["backend_objective"] = float(objectives[feasible].min())
     timings["check_repair"] = time.perf_counter() - t
 
     t = time.perf_counter()
     polished = False
-    if polish:
-        improved, values = polish_states(reduced, candidates)
+    if polish and reduced.n > reduced.k > 0:
         before = np.asarray(reduced.objective(candidates)).reshape(-1)
+        candidates, values = polish_states(reduced, candidates)
         polished = bool(values.min() < before.min() - 1e-9 * (1 + abs(before.min())))
-        candidates = improved
     values = np.asarray(reduced.objective(candidates)).reshape(-1)
     best = candidates[int(np.argmin(values))]
     timings["polish"] = time.perf_counter() - t
@@ -142,9 +208,17 @@ def solve(
         feasible=True,
         repaired=repaired,
         polished=polished,
-        solver=backend.name,
+        solver=solver_name,
         seed=seed,
         timings=timings,
         info=info,
         sampleset=sampleset,
     )
+
+
+def _feasible_rows(model: SubsetModel, states: np.ndarray) -> np.ndarray:
+    ok = np.all((states == 0) | (states == 1), axis=1) & (states.sum(axis=1) == model.k)
+    if model.groups.size:
+        counts = states @ model.groups.T.astype(np.int64)
+        ok &= np.all((counts >= model.group_bounds[:, 0]) & (counts <= model.group_bounds[:, 1]), 1)
+    return ok

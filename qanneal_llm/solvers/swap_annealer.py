@@ -13,7 +13,10 @@ fewer sweeps (see ``benchmarks/solvers.py``).
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import dimod
 import numpy as np
@@ -45,7 +48,22 @@ def default_beta_range(model: SubsetModel, x0: np.ndarray) -> tuple[float, float
     return np.log(2) / largest, np.log(100) / small
 
 
-def swap_anneal(
+@dataclass
+class AnnealPlan:
+    """Everything one kernel call needs: drawn up front, so a batch can run plans on threads
+    and still give each problem exactly what a lone :func:`swap_anneal` call would."""
+
+    model: SubsetModel
+    arrays: tuple
+    x0: np.ndarray
+    betas: np.ndarray
+    seeds: np.ndarray
+    polish: bool
+    tabu_iterations: int
+    info: dict
+
+
+def plan_anneal(
     model: SubsetModel,
     *,
     num_reads: int = 4,
@@ -55,16 +73,8 @@ def swap_anneal(
     polish: bool = True,
     tabu_iterations: int | None = None,
     initial_states: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Anneal ``model`` with swap moves: ``(states (num_reads, n), objectives, info)``.
-
-    One sweep is ``n`` proposed swaps; the temperature falls geometrically over ``num_sweeps``
-    steps. Each read keeps the best state it met and, with ``polish``, descends from it by the
-    best improving swap until none is left, then runs ``tabu_iterations`` steps of swap tabu
-    search (default ``max(200, n)``) and keeps the best state seen. Annealing finds the right
-    region fast; tabu search closes the last fraction of a percent, which annealing alone left
-    on rugged feature-selection instances (benchmarks/solvers.py).
-    """
+) -> AnnealPlan:
+    """Draw the starts, schedule and per-read seeds of :func:`swap_anneal` from ``seed``."""
     model._require_no_forced("swap_anneal")
     if num_reads < 1 or num_sweeps < 0:
         raise ValueError(f"need num_reads >= 1 and num_sweeps >= 0, got {num_reads}, {num_sweeps}")
@@ -83,20 +93,71 @@ def swap_anneal(
         tabu_iterations = max(200, model.n)
     hot, cold = beta_range if beta_range is not None else default_beta_range(model, x0[0])
     betas = np.geomspace(hot, cold, num_sweeps) if num_sweeps else np.zeros(0)
-    seeds = rng.integers(0, 2**31 - 1, size=num_reads)
-    h, J, G, lo, hi = kernel_arrays(model)
-    start = time.perf_counter()
-    states, energies = _kernels.anneal_reads(
-        h, J, G, lo, hi, np.ascontiguousarray(x0), betas, model.n, seeds, polish, tabu_iterations
-    )
     info = {
         "num_reads": num_reads,
         "num_sweeps": num_sweeps,
         "tabu_iterations": tabu_iterations if polish else 0,
         "beta_range": (float(hot), float(cold)),
-        "anneal_seconds": time.perf_counter() - start,
     }
-    return states, energies + model.offset, info
+    return AnnealPlan(
+        model=model,
+        arrays=kernel_arrays(model),
+        x0=np.ascontiguousarray(x0),
+        betas=betas,
+        seeds=rng.integers(0, 2**31 - 1, size=num_reads),
+        polish=polish,
+        tabu_iterations=int(tabu_iterations),
+        info=info,
+    )
+
+
+def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Run one plan: ``(states, objectives, info)``. Releases the GIL while it anneals."""
+    h, J, G, lo, hi = plan.arrays
+    start = time.perf_counter()
+    states, energies = _kernels.anneal_reads(
+        h,
+        J,
+        G,
+        lo,
+        hi,
+        plan.x0,
+        plan.betas,
+        plan.model.n,
+        plan.seeds,
+        plan.polish,
+        plan.tabu_iterations,
+    )
+    info = dict(plan.info, anneal_seconds=time.perf_counter() - start)
+    return states, energies + plan.model.offset, info
+
+
+def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Anneal ``model`` with swap moves: ``(states (num_reads, n), objectives, info)``.
+
+    One sweep is ``n`` proposed swaps; the temperature falls geometrically over ``num_sweeps``
+    steps (default 50) for each of ``num_reads`` reads (default 4). Each read keeps the best
+    state it met and, with ``polish``, descends from it by the best improving swap until none is
+    left, then runs ``tabu_iterations`` steps of swap tabu search (default ``max(200, n)``) and
+    keeps the best state seen. Annealing finds the right region fast; tabu search closes the
+    last fraction of a percent, which annealing alone left on rugged feature-selection
+    instances (benchmarks/solvers.py). Options are those of :func:`plan_anneal`.
+    """
+    return run_plan(plan_anneal(model, **options))
+
+
+def run_plans(plans: list[AnnealPlan], n_jobs: int | None = None) -> list:
+    """Run plans on ``n_jobs`` threads (default: all cores); results in input order."""
+    n_jobs = min(len(plans), n_jobs or os.cpu_count() or 1)
+    if n_jobs <= 1:
+        return [run_plan(p) for p in plans]
+    chunks = [plans[i::n_jobs] for i in range(n_jobs)]
+    with ThreadPoolExecutor(n_jobs) as pool:
+        done = list(pool.map(lambda chunk: [run_plan(p) for p in chunk], chunks))
+    out = [None] * len(plans)
+    for i, chunk_results in enumerate(done):
+        out[i::n_jobs] = chunk_results
+    return out
 
 
 class SwapAnnealingSampler:
