@@ -107,7 +107,7 @@ def main():
 
     print(f"MovieLens-100k item texts: n = {n}, torch threads = {torch.get_num_threads()}")
     print(f"model load: {', '.join(f'{k} {v:.2f} s' for k, v in loads.items())}")
-    print(f"{"run":<40}{'best s':>8}{'texts/s':>10}{'min cos vs naive':>18}")
+    print(f"{'run':<40}{'best s':>8}{'texts/s':>10}{'min cos vs naive':>18}")
     rows = [
         ("naive fp32, batch 128, unsorted", "naive", reference),
         ("TextEncoder float32, cold", "float32", ours32),
@@ -118,7 +118,7 @@ def main():
         print(f"{label:<40}{best:>8.3f}{n / best:>10.0f}{cos(vectors, reference):>18.5f}")
     best_warm = min(warm_times)
     print(
-        f"{"TextEncoder warm (cache hit)":<40}{best_warm:>8.3f}{n / best_warm:>10.0f}"
+        f"{'TextEncoder warm (cache hit)':<40}{best_warm:>8.3f}{n / best_warm:>10.0f}"
         f"{cos(warm, reference):>18.5f}"
     )
     cold_rate = n / min(times[default_dtype])
