@@ -57,9 +57,9 @@ def test_semantic_penalty_spreads_over_businesses():
 def test_sector_bounds_are_respected(returns):
     mu = np.array([0.01, 0.01, 0.01, 0, 0, 0, 0, 0])
     sectors = {"tech": ["A0", "A1", "A2"], "other": [f"A{i}" for i in range(3, 8)]}
-    sel = PortfolioSelector(
-        k=3, sectors=sectors, sector_bounds={"tech": (0, 1)}, seed=0
-    ).fit(returns, expected_returns=mu)
+    sel = PortfolioSelector(k=3, sectors=sectors, sector_bounds={"tech": (0, 1)}, seed=0).fit(
+        returns, expected_returns=mu
+    )
     assert len(set(sel.selected_) & set(sectors["tech"])) == 1
 
 
