@@ -100,7 +100,7 @@ def user_texts(ml, ratings: pd.DataFrame | None = None, max_titles: int = 20) ->
     if missing:
         raise ValueError(f"ratings lacks columns {sorted(missing)}; pass a slice of ml.ratings")
     names = {i: display_title(t, y) for i, t, y in ml.items[["title", "year"]].itertuples()}
-    unknown = set(ratings["item_id"].unique()) - names.keys()
+    unknown = {int(i) for i in ratings["item_id"].unique()} - names.keys()
     if unknown:
         raise ValueError(f"ratings refer to items not in ml.items, e.g. {sorted(unknown)[:5]}")
     best = ratings.sort_values(

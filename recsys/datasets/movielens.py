@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,7 @@ GENRES = (
     "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
     "Sci-Fi", "Thriller", "War", "Western",
 )  # fmt: skip
+_TITLE_TAG = re.compile(r"\s*\((?P<tag>\d{4}|V)\)\s*$")
 _CACHE_NAME = "ml-100k.qllm"
 _CACHE_FORMAT = 1
 _DOWNLOAD_TIMEOUT_S = 10
@@ -211,9 +213,12 @@ def _parse_recbole(inter: bytes, item: bytes, user: bytes):
     r = table(inter)
     ratings = _ratings_frame(r["user_id"], r["item_id"], r["rating"], r["timestamp"])
     it = table(item)
-    # RecBole spells the title of the one undated movie (item 267) "unkonwn".
-    titles = it["movie_title"].replace("unkonwn", "unknown")
+    # RecBole spells the title of the one undated movie (item 267) "unkonwn", and for item 1412
+    # ("... (1995) (V)" at GroupLens) keeps the year in the title and "V" as the year.
+    split = [_split_title(t) for t in it["movie_title"].replace("unkonwn", "unknown")]
+    titles = [title for title, _ in split]
     years = pd.to_numeric(it["release_year"], errors="coerce")
+    years = years.fillna(pd.Series([year for _, year in split], dtype="float64"))
     genres = [tuple(g.split()) for g in it["class"]]
     items = _items_frame(it["item_id"], titles, years, genres)
     u = table(user)
@@ -228,7 +233,7 @@ def _parse_grouplens(data: bytes, item: bytes, user: bytes):
         io.BytesIO(item), sep="|", header=None, dtype=str, encoding="latin-1",
         keep_default_na=False, quoting=3,
     )  # fmt: skip
-    titles = it[1].str.replace(r"\s*\(\d{4}\)\s*$", "", regex=True)
+    titles = [_split_title(t)[0] for t in it[1]]
     years = pd.to_numeric(it[2].str[-4:], errors="coerce")
     flags = it.iloc[:, 5 : 5 + len(GENRES)].to_numpy() == "1"
     genres = [tuple(g for g, on in zip(GENRES, row, strict=True) if on) for row in flags]
@@ -236,6 +241,17 @@ def _parse_grouplens(data: bytes, item: bytes, user: bytes):
     u = pd.read_csv(io.BytesIO(user), sep="|", header=None, dtype=str, keep_default_na=False)
     users = _users_frame(u[0], u[1], u[2], u[3], u[4])
     return ratings, items, users
+
+
+def _split_title(raw: str) -> tuple[str, float]:
+    """Split trailing "(1995)" and "(V)" (video release) tags off a title; return the year."""
+    title, year = raw.strip(), np.nan
+    while match := _TITLE_TAG.search(title):
+        tag = match["tag"]
+        if tag.isdigit() and np.isnan(year):
+            year = float(tag)
+        title = title[: match.start()].rstrip()
+    return title, year
 
 
 def _ratings_frame(user_id, item_id, rating, timestamp) -> pd.DataFrame:
