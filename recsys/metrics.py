@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = [
+    "RANKING_METRICS",
     "annualised_return",
     "annualised_volatility",
     "coverage",
@@ -38,6 +39,7 @@ __all__ = [
     "turnover",
 ]
 
+#: The keys of :func:`ranking_metrics`, in RecBole's reporting order.
 RANKING_METRICS = ("ndcg", "recall", "mrr", "hit", "precision")
 
 
@@ -63,7 +65,10 @@ def _as_csr(matrix, shape: tuple[int, int], name: str) -> sp.csr_matrix:
         raise ValueError(f"{name} must be a scipy sparse matrix, got {type(matrix).__name__}")
     if matrix.shape != shape:
         raise ValueError(f"{name} has shape {matrix.shape}, expected {shape} (users x items)")
-    return sp.csr_matrix(matrix)
+    # Explicitly stored zeros are not interactions; drop them (on a copy) before counting.
+    out = sp.csr_matrix(matrix, copy=True)
+    out.eliminate_zeros()
+    return out
 
 
 def _check_topk(topk, n_items: int | None, k: int | None = None) -> np.ndarray:

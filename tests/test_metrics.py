@@ -30,6 +30,13 @@ def test_topk_excludes_masked_items_and_breaks_ties_by_index():
     assert top.tolist() == [[0, 2, 3], [1, 4, 3]]
 
 
+def test_stored_zeros_are_not_interactions():
+    exclude = sp.csr_matrix((np.array([0.0, 1.0]), ([0, 0], [0, 1])), shape=(1, 3))
+    assert M.topk_from_scores(np.array([[3.0, 2.0, 1.0]]), exclude, k=2).tolist() == [[0, 2]]
+    truth = sp.csr_matrix((np.array([0.0, 1.0]), ([0, 0], [1, 2])), shape=(1, 3))
+    assert M.ranking_metrics(np.array([[2]]), truth, k=1)["recall"] == 1.0
+
+
 def test_topk_refuses_too_few_rankable_items_and_nan():
     with pytest.raises(ValueError, match="rankable"):
         M.topk_from_scores(np.ones((1, 3)), _csr([[0, 1]], 3), k=2)
