@@ -39,7 +39,7 @@ __all__ = [
     "turnover",
 ]
 
-#: The keys of :func:`ranking_metrics`, in RecBole's reporting order.
+#: The keys of :func:`ranking_metrics` and :func:`per_user_ranking_metrics`.
 RANKING_METRICS = ("ndcg", "recall", "mrr", "hit", "precision")
 
 
