@@ -17,6 +17,7 @@ Run: ``python3 benchmarks/embeddings.py [--rounds 3]``
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -105,7 +106,11 @@ def main():
     def cos(a, b):
         return float(np.min(np.sum(a * b, axis=1)))
 
-    print(f"MovieLens-100k item texts: n = {n}, torch threads = {torch.get_num_threads()}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"MovieLens-100k item texts: n = {n}, torch threads = {torch.get_num_threads()},"
+        f" cpus = {os.cpu_count()}, load average = {load} (other work skews all rows alike)"
+    )
     print(f"model load: {', '.join(f'{k} {v:.2f} s' for k, v in loads.items())}")
     print(f"{'run':<40}{'best s':>8}{'texts/s':>10}{'min cos vs naive':>18}")
     rows = [

@@ -604,7 +604,7 @@ def weighted_user_vectors(
     --------
     >>> vecs = weighted_user_vectors([0, 0, 1], [0, 1, 1], [[1.0, 0.0], [0.0, 1.0]],
     ...                              ratings=[5, 1, 3], n_users=3)
-    >>> vecs.round(3).tolist()
+    >>> vecs.astype(float).round(3).tolist()
     [[0.981, 0.196], [0.0, 1.0], [0.0, 0.0]]
     """
     from scipy import sparse
