@@ -142,7 +142,7 @@ def main(argv=None) -> None:
     total_neal = sum(r["neal_seconds"] for r in rows)
     print("-" * len(header))
     print(
-        f"anneal (default: 4 reads x 50 sweeps + descent + tabu) reached the certified optimum on "
+        f"anneal (default: 2 reads x 50 sweeps + descent + tabu) reached the certified optimum on "
         f"{sum(r['certified'] and abs(r['anneal_gap']) < 1e-9 for r in small)}/{len(small)} "
         f"instances with n <= 200; total time {total_ours:.2f} s vs neal default "
         f"(1 read x 1000 sweeps) {total_neal:.2f} s (ratio {total_neal / total_ours:.1f}x)."

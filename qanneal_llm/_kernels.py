@@ -61,10 +61,11 @@ def _descend(J, g, counts, G, lo, hi, chosen, unchosen, energy):
 
 
 @njit(cache=True, nogil=True)
-def _tabu(J, g, counts, G, lo, hi, chosen, unchosen, energy, iterations, best_chosen):
+def _tabu(J, g, counts, G, lo, hi, chosen, unchosen, energy, iterations, stall, best_chosen):
     """Swap tabu search: take the best swap whose items were not moved recently (or that beats
     the best so far), even uphill, for ``iterations`` steps. Leaves the best state visited in
-    ``best_chosen`` and returns its energy."""
+    ``best_chosen`` and returns its energy. Stops early after ``stall`` steps without a new
+    best."""
     k = chosen.shape[0]
     nu = unchosen.shape[0]
     n = g.shape[0]
@@ -73,7 +74,10 @@ def _tabu(J, g, counts, G, lo, hi, chosen, unchosen, energy, iterations, best_ch
     tenure_in = min(k - 1, 3)
     best_energy = energy
     best_chosen[:] = chosen
+    last_improvement = 0
     for it in range(1, iterations + 1):
+        if it - last_improvement > stall:
+            break
         best = np.inf
         ba = -1
         bb = -1
@@ -102,6 +106,7 @@ def _tabu(J, g, counts, G, lo, hi, chosen, unchosen, energy, iterations, best_ch
         if energy < best_energy - 1e-12:
             best_energy = energy
             best_chosen[:] = chosen
+            last_improvement = it
     return best_energy
 
 
@@ -135,7 +140,9 @@ def _setup(h, J, G, x, chosen, unchosen, g, counts):
 
 
 @njit(cache=True, nogil=True)
-def anneal_reads(h, J, G, lo, hi, x0, betas, steps_per_beta, seeds, polish, tabu_iterations):
+def anneal_reads(
+    h, J, G, lo, hi, x0, betas, steps_per_beta, seeds, polish, tabu_iterations, tabu_stall
+):
     """Anneal each row of ``x0`` (a feasible start) and return the best states and energies.
 
     ``energy`` excludes any model offset. The schedule is ``betas``, each held for
@@ -187,7 +194,18 @@ def anneal_reads(h, J, G, lo, hi, x0, betas, steps_per_beta, seeds, polish, tabu
             best_chosen[:] = chosen
             if tabu_iterations > 0:
                 best_energy = _tabu(
-                    J, g, counts, G, lo, hi, chosen, unchosen, energy, tabu_iterations, best_chosen
+                    J,
+                    g,
+                    counts,
+                    G,
+                    lo,
+                    hi,
+                    chosen,
+                    unchosen,
+                    energy,
+                    tabu_iterations,
+                    tabu_stall,
+                    best_chosen,
                 )
             x[:] = 0
             for c in range(k):

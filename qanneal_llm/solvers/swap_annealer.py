@@ -60,18 +60,20 @@ class AnnealPlan:
     seeds: np.ndarray
     polish: bool
     tabu_iterations: int
+    tabu_stall: int
     info: dict
 
 
 def plan_anneal(
     model: SubsetModel,
     *,
-    num_reads: int = 4,
+    num_reads: int = 2,
     num_sweeps: int = 50,
     beta_range: tuple[float, float] | None = None,
     seed: int | None = None,
     polish: bool = True,
     tabu_iterations: int | None = None,
+    tabu_stall: int | None = None,
     initial_states: np.ndarray | None = None,
 ) -> AnnealPlan:
     """Draw the starts, schedule and per-read seeds of :func:`swap_anneal` from ``seed``."""
@@ -107,6 +109,7 @@ def plan_anneal(
         seeds=rng.integers(0, 2**31 - 1, size=num_reads),
         polish=polish,
         tabu_iterations=int(tabu_iterations),
+        tabu_stall=int(tabu_iterations if tabu_stall is None else tabu_stall),
         info=info,
     )
 
@@ -127,6 +130,7 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         plan.seeds,
         plan.polish,
         plan.tabu_iterations,
+        plan.tabu_stall,
     )
     info = dict(plan.info, anneal_seconds=time.perf_counter() - start)
     return states, energies + plan.model.offset, info
@@ -136,10 +140,11 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
     """Anneal ``model`` with swap moves: ``(states (num_reads, n), objectives, info)``.
 
     One sweep is ``n`` proposed swaps; the temperature falls geometrically over ``num_sweeps``
-    steps (default 50) for each of ``num_reads`` reads (default 4). Each read keeps the best
+    steps (default 50) for each of ``num_reads`` reads (default 2). Each read keeps the best
     state it met and, with ``polish``, descends from it by the best improving swap until none is
-    left, then runs ``tabu_iterations`` steps of swap tabu search (default ``max(200, n)``) and
-    keeps the best state seen. Annealing finds the right region fast; tabu search closes the
+    left, then runs ``tabu_iterations`` steps of swap tabu search (default ``max(200, n)``;
+    ``tabu_stall`` stops it after that many steps without a new best) and keeps the best state
+    seen. Annealing finds the right region fast; tabu search closes the
     last fraction of a percent, which annealing alone left on rugged feature-selection
     instances (benchmarks/solvers.py). Options are those of :func:`plan_anneal`.
     """
@@ -189,7 +194,7 @@ class SwapAnnealingSampler:
         self,
         cqm: dimod.ConstrainedQuadraticModel,
         *,
-        num_reads: int = 4,
+        num_reads: int = 2,
         num_sweeps: int = 50,
         beta_range: tuple[float, float] | None = None,
         tabu_iterations: int | None = None,
