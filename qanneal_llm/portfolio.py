@@ -165,9 +165,7 @@ class PortfolioSelector(BaseEstimator):
         n = X.shape[1]
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {self.weighting!r}")
-        ids = (
-            list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else list(range(n))
-        )
+        ids = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else list(range(n))
         mu = X.mean(axis=0) if expected_returns is None else expected_returns
         mu = finite_array(mu, "expected_returns", 1)
         if mu.shape != (n,):
