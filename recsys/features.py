@@ -98,9 +98,7 @@ def price_features(prices: pd.DataFrame, dates=None) -> pd.DataFrame:
         "drawdown_252": prices / prices.rolling(252).max() - 1.0,
         "corr_mkt_252": daily.rolling(252).corr(market),
     }
-    stacked = {
-        name: frame.loc[dates].stack(future_stack=True) for name, frame in frames.items()
-    }
+    stacked = {name: frame.loc[dates].stack(future_stack=True) for name, frame in frames.items()}
     out = pd.DataFrame(stacked, columns=list(FEATURES))
     out.index.names = ["date", "asset"]
     return out

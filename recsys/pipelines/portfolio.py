@@ -57,9 +57,13 @@ from recsys.features import (
 __all__ = [
     "BacktestConfig",
     "BacktestResult",
+    "asset_embeddings",
     "configure_parser",
+    "format_table",
+    "load_assets",
     "run_backtest",
     "run_from_args",
+    "write_report",
 ]
 
 logger = logging.getLogger(__name__)
