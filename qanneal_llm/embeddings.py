@@ -157,6 +157,12 @@ def _length_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
     return batches
 
 
+def _report(message: str) -> None:
+    # Cache trouble never changes results, so it is a warning (once per message) and a log line.
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    logger.warning(message)
+
+
 class _Loaded:
     __slots__ = ("model", "tokenizer", "__weakref__")
 
@@ -221,6 +227,9 @@ class EmbeddingCache:
             names = sorted(n for n in os.listdir(folder) if n.endswith(_SHARD_SUFFIX))
         except FileNotFoundError:
             return index
+        except OSError as exc:
+            _report(f"embedding cache {folder} unreadable ({exc}); encoding without it")
+            return index
         for name in names:
             if name in seen:
                 continue
@@ -242,9 +251,7 @@ class EmbeddingCache:
             # in the merged shard, which the next refresh reads.
             return None
         except (CorruptFileError, KeyError) as exc:
-            message = f"embedding cache: {exc}; its texts will be recomputed"
-            warnings.warn(message, RuntimeWarning, stacklevel=4)
-            logger.warning(message)
+            _report(f"embedding cache: {exc}; its texts will be recomputed")
             try:
                 path.unlink()
             except FileNotFoundError:
@@ -498,7 +505,10 @@ class TextEncoder:
             missing = [t for t, f in zip(unique, found, strict=True) if not f]
             computed = self._compute(missing)
             if self.cache is not None:
-                self.cache.put(self.cache_namespace, missing, computed)
+                try:
+                    self.cache.put(self.cache_namespace, missing, computed)
+                except OSError as exc:  # a full or read-only disk costs speed, not results
+                    _report(f"embedding cache {self.cache.directory} not written: {exc}")
             if vectors is None:
                 vectors = np.zeros((len(unique), computed.shape[1]), dtype=np.float32)
             vectors[~found] = computed

@@ -265,3 +265,14 @@ def test_weighted_user_vectors_checks_indices():
         weighted_user_vectors([0], [5], np.eye(2))
     with pytest.raises(ValueError, match="integer"):
         weighted_user_vectors([0.5], [0], np.eye(2))
+
+
+def test_unwritable_cache_warns_but_still_returns_vectors(encoder32, sample32, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    enc = TextEncoder(dtype="float32", cache=blocker / "cache")
+    with pytest.warns(RuntimeWarning) as record:
+        vectors = enc.encode(SAMPLE[:2])
+    messages = " ".join(str(w.message) for w in record)
+    assert "unreadable" in messages and "not written" in messages
+    np.testing.assert_allclose(vectors, sample32[:2], atol=2e-5)
