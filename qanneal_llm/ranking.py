@@ -66,8 +66,8 @@ class RankingHead(torch.nn.Module):
         use_ids: bool = True,
     ):
         super().__init__()
-        if user_features is None and item_features is None and not use_ids:
-            raise ValueError("a head without features and without ids has nothing to learn from")
+        if not use_ids and (user_features is None or item_features is None):
+            raise ValueError("without ids, both users and items need features to be scored")
         self.n_users, self.n_items, self.dim = int(n_users), int(n_items), int(dim)
         self.use_ids = bool(use_ids)
         self.has_user_features = user_features is not None
@@ -337,10 +337,11 @@ class RankingHeadRecommender(BaseEstimator):
             raise ValueError("ranking needs at least 2 items")
         ufeat = _features(user_features, "user_features", n_users)
         ifeat = _features(item_features, "item_features", n_items)
-        if ufeat is None and ifeat is None and not self.use_ids:
+        if not self.use_ids and (ufeat is None or ifeat is None):
             raise ValueError(
-                "use_ids=False needs user_features or item_features; otherwise there is nothing to"
-                " score with"
+                "use_ids=False needs both user_features and item_features, since without ids a"
+                " side with no features has nothing to score with; pass e.g. the mean of each"
+                " user's item features as user_features, or set use_ids=True"
             )
         valid_csr = _as_csr(valid, "valid", train.shape) if valid is not None else None
         if self.loss == "bpr" and np.any(np.diff(train.indptr) >= n_items):

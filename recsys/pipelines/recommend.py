@@ -106,6 +106,11 @@ class RecommendConfig:
             raise ValueError(f"diversity (lambda) must be >= 0, got {self.diversity!r}")
         if not 0 <= self.baseline_weight <= 1:
             raise ValueError(f"baseline_weight must be in [0, 1], got {self.baseline_weight!r}")
+        if self.head_path is not None and not Path(self.head_path).is_file():
+            raise FileNotFoundError(
+                f"no ranking-head checkpoint at {self.head_path}; run once without --head, then"
+                " pass the head.qllm it writes to the output folder"
+            )
         for name in ("max_users", "max_items"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 2):
@@ -298,10 +303,15 @@ def _metrics(topk, split, item_vectors, k):
     }
 
 
-def run(config: RecommendConfig, item_vectors: np.ndarray | None = None) -> dict:
+def run(
+    config: RecommendConfig,
+    item_vectors: np.ndarray | None = None,
+    encoder: TextEncoder | None = None,
+) -> dict:
     """Run every stage, write ``report.json``, ``head.qllm`` and PNGs to ``config.output``.
 
-    ``item_vectors`` skips the embedding stage (e.g. vectors computed elsewhere). Returns the
+    ``item_vectors`` skips the embedding stage (e.g. vectors computed elsewhere); ``encoder``
+    replaces the default :class:`TextEncoder` (another model, another cache). Returns the
     report dict.
     """
     config.validate()
@@ -325,7 +335,7 @@ def run(config: RecommendConfig, item_vectors: np.ndarray | None = None) -> dict
 
     stage("embed")
     if item_vectors is None:
-        item_vectors = embed_items(ml, split, show_progress=show)
+        item_vectors = embed_items(ml, split, encoder, show_progress=show)
     item_vectors = np.asarray(item_vectors, dtype=np.float32)
     if item_vectors.shape[0] != split.data.n_items:
         raise ValueError(

@@ -1,0 +1,93 @@
+"""scikit-learn faces of the QUBO selectors."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import check_estimator
+
+from qanneal_llm.estimators import QUBOFeatureSelector, SlateSelector
+
+
+@pytest.fixture(scope="module")
+def regression():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 8))
+    X[:, 5] = X[:, 2] + 0.01 * rng.normal(size=300)  # a near copy of column 2
+    y = 2 * X[:, 2] + X[:, 6] + 0.1 * rng.normal(size=300)
+    return X, y
+
+
+def test_selects_relevant_and_drops_the_redundant_copy(regression):
+    X, y = regression
+    sel = QUBOFeatureSelector(k=2, solver="exact").fit(X, y)
+    chosen = set(sel.get_support(indices=True).tolist())
+    assert 6 in chosen and len(chosen & {2, 5}) == 1
+    assert sel.result_.solver == "exact" and sel.result_.feasible and not sel.result_.repaired
+    assert sel.transform(X).shape == (300, 2)
+
+
+def test_plain_top_k_without_redundancy_keeps_both_copies(regression):
+    X, y = regression
+    sel = QUBOFeatureSelector(k=2, redundancy=0.0, solver="exact").fit(X, y)
+    assert set(sel.get_support(indices=True).tolist()) == {2, 5}
+
+
+def test_fraction_k_seed_and_class_labels(regression):
+    X, y = regression
+    sel = QUBOFeatureSelector(k=0.25, method="mutual_info", seed=7).fit(X, y)
+    assert sel.k_ == 2 and sel.result_.seed == 7
+    labels = np.where(y > 0, "pos", "neg")
+    assert QUBOFeatureSelector(k=3).fit(X, labels).support_.sum() == 3
+
+
+def test_in_a_pipeline(regression):
+    X, y = regression
+    pipe = make_pipeline(QUBOFeatureSelector(k=2), LinearRegression()).fit(X, y)
+    assert pipe.score(X, y) > 0.95
+
+
+@pytest.mark.parametrize(
+    "kwargs, X_change, match",
+    [
+        ({"k": 9}, None, "k = 9 but X has 8 features"),
+        ({"k": 1.5}, None, r"fraction .* \(0, 1\]"),
+        ({"method": "chi2"}, None, "unknown method"),
+        ({}, "nan", "NaN"),
+    ],
+)
+def test_bad_input(regression, kwargs, X_change, match):
+    X, y = regression
+    X = X.copy()
+    if X_change == "nan":
+        X[3, 1] = np.nan
+    with pytest.raises(ValueError, match=match):
+        QUBOFeatureSelector(**kwargs).fit(X, y)
+
+
+def test_passes_sklearn_estimator_checks():
+    check_estimator(QUBOFeatureSelector())
+
+
+def test_slate_selector_trades_relevance_for_diversity():
+    vectors = [[1, 0], [1, 0.02], [0.98, 0.05], [0, 1]]
+    relevance = [0.9, 0.85, 0.8, 0.3]
+    greedy = SlateSelector(k=2, diversity=0.0, solver="exact").fit(vectors, relevance)
+    diverse = SlateSelector(k=2, diversity=1.0, solver="exact").fit(vectors, relevance)
+    assert greedy.indices_.tolist() == [0, 1]
+    assert diverse.indices_.tolist() == [0, 3]
+    assert diverse.support_.tolist() == [True, False, False, True]
+    assert clone(diverse).get_params() == diverse.get_params()
+
+
+def test_slate_selector_ids_similarity_and_errors():
+    sim = np.array([[1, 0.9, 0], [0.9, 1, 0], [0, 0, 1.0]])
+    sel = SlateSelector(k=2, diversity=1.0, seed=3).fit(
+        None, [1.0, 0.9, 0.2], similarity=sim, ids=["a", "b", "c"]
+    )
+    assert sel.ids_ == ["a", "c"] and sel.result_.seed == 3 and sel.result_.feasible
+    with pytest.raises(ValueError, match="exactly one"):
+        SlateSelector().fit([[1.0]], [1.0], similarity=[[1.0]])
+    with pytest.raises(ValueError, match="k = 5 exceeds"):
+        SlateSelector(k=5).fit([[1, 0], [0, 1]], [0.5, 0.5])
