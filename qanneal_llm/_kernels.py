@@ -36,40 +36,80 @@ def _apply_swap(J, g, counts, G, chosen, unchosen, a, b):
 
 
 @njit(cache=True, nogil=True)
-def _descend(J, g, counts, G, lo, hi, chosen, unchosen, energy):
-    """Steepest descent over all swaps until none improves; returns the final energy."""
+def _row_max(J):
+    n = J.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        m = -np.inf
+        for t in range(n):
+            if t != i and J[i, t] > m:
+                m = J[i, t]
+        out[i] = m
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _best_swap(J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, aspiration):
+    """The lowest-delta allowed swap ``(delta, a, b)``; ``a = -1`` when none is allowed.
+
+    A swap is allowed when it keeps the group bounds and neither item is tabu, unless its
+    delta is below ``aspiration``. Unchosen items are scanned by increasing field, and the scan
+    for a chosen ``i`` stops once ``g[j] - g[i] - max_t J[i, t]`` cannot beat the best found,
+    so the search stays exact while usually reading a small part of the k x (n - k) swaps.
+    """
     k = chosen.shape[0]
     nu = unchosen.shape[0]
-    while True:
-        best = -1e-12 * (1.0 + abs(energy))
-        ba = -1
-        bb = -1
-        for a in range(k):
-            i = chosen[a]
-            gi = g[i]
-            for b in range(nu):
-                j = unchosen[b]
-                d = g[j] - gi - J[i, j]
-                if d < best and _swap_ok(G, lo, hi, counts, i, j):
+    gj = np.empty(nu)
+    for b in range(nu):
+        gj[b] = g[unchosen[b]]
+    order = np.argsort(gj, kind="mergesort")
+    best = np.inf
+    ba = -1
+    bb = -1
+    for a in range(k):
+        i = chosen[a]
+        gi = g[i]
+        bound = gi + jmax[i]
+        i_tabu = tabu_until[i] >= it
+        for t in range(nu):
+            b = order[t]
+            if gj[b] - bound >= best:
+                break
+            j = unchosen[b]
+            d = gj[b] - gi - J[i, j]
+            if d < best:
+                if (i_tabu or tabu_until[j] >= it) and d >= aspiration:
+                    continue
+                if _swap_ok(G, lo, hi, counts, i, j):
                     best = d
                     ba = a
                     bb = b
-        if ba < 0:
+    return best, ba, bb
+
+
+@njit(cache=True, nogil=True)
+def _descend(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy):
+    """Steepest descent over all swaps until none improves; returns the final energy."""
+    never = np.zeros(g.shape[0], np.int64)
+    while True:
+        best, ba, bb = _best_swap(
+            J, jmax, g, counts, G, lo, hi, chosen, unchosen, never, 1, -np.inf
+        )
+        if ba < 0 or best >= -1e-12 * (1.0 + abs(energy)):
             return energy
         _apply_swap(J, g, counts, G, chosen, unchosen, ba, bb)
         energy += best
 
 
 @njit(cache=True, nogil=True)
-def _tabu(J, g, counts, G, lo, hi, chosen, unchosen, energy, iterations, stall, best_chosen):
+def _tabu(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy, iterations, stall, best_chosen):
     """Swap tabu search: take the best swap whose items were not moved recently (or that beats
     the best so far), even uphill, for ``iterations`` steps. Leaves the best state visited in
     ``best_chosen`` and returns its energy. Stops early after ``stall`` steps without a new
     best."""
     k = chosen.shape[0]
     nu = unchosen.shape[0]
-    n = g.shape[0]
-    tabu_until = np.zeros(n, np.int64)
+    tabu_until = np.zeros(g.shape[0], np.int64)
     tenure_out = min(nu - 1, 7)
     tenure_in = min(k - 1, 3)
     best_energy = energy
@@ -78,23 +118,10 @@ def _tabu(J, g, counts, G, lo, hi, chosen, unchosen, energy, iterations, stall, 
     for it in range(1, iterations + 1):
         if it - last_improvement > stall:
             break
-        best = np.inf
-        ba = -1
-        bb = -1
-        for a in range(k):
-            i = chosen[a]
-            gi = g[i]
-            i_tabu = tabu_until[i] >= it
-            for b in range(nu):
-                j = unchosen[b]
-                d = g[j] - gi - J[i, j]
-                if d < best:
-                    if (i_tabu or tabu_until[j] >= it) and energy + d >= best_energy - 1e-12:
-                        continue
-                    if _swap_ok(G, lo, hi, counts, i, j):
-                        best = d
-                        ba = a
-                        bb = b
+        aspiration = best_energy - energy - 1e-12
+        best, ba, bb = _best_swap(
+            J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, aspiration
+        )
         if ba < 0:
             break
         i = chosen[ba]
@@ -161,6 +188,7 @@ def anneal_reads(
     best_chosen = np.empty(k, np.int64)
     g = np.empty(n)
     counts = np.empty(G.shape[0], np.int64)
+    jmax = _row_max(J)
     for r in range(reads):
         np.random.seed(seeds[r])
         energy = _setup(h, J, G, x0[r], chosen, unchosen, g, counts)
@@ -189,12 +217,13 @@ def anneal_reads(
             x[best_chosen[c]] = 1
         if polish and nu > 0 and k > 0:
             energy = _setup(h, J, G, x, chosen, unchosen, g, counts)
-            energy = _descend(J, g, counts, G, lo, hi, chosen, unchosen, energy)
+            energy = _descend(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy)
             best_energy = energy
             best_chosen[:] = chosen
             if tabu_iterations > 0:
                 best_energy = _tabu(
                     J,
+                    jmax,
                     g,
                     counts,
                     G,
@@ -223,6 +252,7 @@ def polish_states(h, J, G, lo, hi, xs):
     energies = np.empty(reads)
     g = np.empty(n)
     counts = np.empty(G.shape[0], np.int64)
+    jmax = _row_max(J)
     for r in range(reads):
         k = 0
         for i in range(n):
@@ -230,7 +260,7 @@ def polish_states(h, J, G, lo, hi, xs):
         chosen = np.empty(k, np.int64)
         unchosen = np.empty(n - k, np.int64)
         energy = _setup(h, J, G, xs[r], chosen, unchosen, g, counts)
-        energies[r] = _descend(J, g, counts, G, lo, hi, chosen, unchosen, energy)
+        energies[r] = _descend(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy)
         out[r, :] = 0
         for c in range(k):
             out[r, chosen[c]] = 1

@@ -133,12 +133,11 @@ def solve_many(
     started = time.perf_counter()
     reduced = [m.reduced() for m in models]
     todo = [i for i, (r, _) in enumerate(reduced) if not _trivial(r)]
-    t = time.perf_counter()
     batch = backend.sample_many(
         [reduced[i][0] for i in todo], [seeds[i] for i in todo], n_jobs=n_jobs, **options
     )
-    per_problem = (time.perf_counter() - t) / max(len(todo), 1)
     samples = dict(zip(todo, batch, strict=True))
+    per_problem = (time.perf_counter() - started) / max(len(todo), 1)
     results = []
     for i, (model, (red, free)) in enumerate(zip(models, reduced, strict=True)):
         sample = samples.get(i) or _trivial_samples(red)
@@ -186,7 +185,7 @@ def finish(model, reduced, free, samples, solver_name, seed, polish, backend_sec
 
     t = time.perf_counter()
     polished = False
-    if polish and reduced.n > reduced.k > 0:
+    if polish and reduced.n > reduced.k > 0 and not info.get("local_optima"):
         before = np.asarray(reduced.objective(candidates)).reshape(-1)
         candidates, values = polish_states(reduced, candidates)
         polished = bool(values.min() < before.min() - 1e-9 * (1 + abs(before.min())))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -29,8 +30,9 @@ from qanneal_llm.qubo.repair import feasible_start, kernel_arrays
 def default_beta_range(model: SubsetModel, x0: np.ndarray) -> tuple[float, float]:
     """Hot and cold inverse temperatures from the swap deltas around a start state.
 
-    As in neal: hot accepts the largest uphill swap half the time, cold accepts a small uphill
-    swap (the 1st percentile of |delta|) 1% of the time.
+    Hot accepts the median uphill swap half the time; cold accepts a small one (the 1st
+    percentile of |delta|) 1% of the time. neal's hot end (half the time for the largest
+    delta) spends most sweeps on a random walk when moves are swaps.
     """
     chosen = np.flatnonzero(x0)
     rest = np.flatnonzero(x0 == 0)
@@ -43,9 +45,10 @@ def default_beta_range(model: SubsetModel, x0: np.ndarray) -> tuple[float, float
     deltas = deltas[deltas > 0]
     if not deltas.size:
         return 1.0, 1.0
-    largest = float(deltas.max())
-    small = max(float(np.percentile(deltas, 1)), 1e-9 * largest)
-    return np.log(2) / largest, np.log(100) / small
+    low, mid = (len(deltas) - 1) // 100, (len(deltas) - 1) // 2
+    small, median = np.partition(deltas, [low, mid])[[low, mid]]
+    small = max(float(small), 1e-9 * float(median))
+    return np.log(2) / float(median), np.log(100) / small
 
 
 @dataclass
@@ -151,18 +154,24 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
     return run_plan(plan_anneal(model, **options))
 
 
-def run_plans(plans: list[AnnealPlan], n_jobs: int | None = None) -> list:
-    """Run plans on ``n_jobs`` threads (default: all cores); results in input order."""
-    n_jobs = min(len(plans), n_jobs or os.cpu_count() or 1)
+def run_plans(plans, n_jobs: int | None = None):
+    """Run plans on ``n_jobs`` threads (default: all cores), yielding results in input order.
+
+    ``plans`` may be a generator: plans are submitted as they are drawn up, so the Python work
+    of preparing the next problems overlaps the compiled work of solving earlier ones.
+    """
+    n_jobs = n_jobs or os.cpu_count() or 1
     if n_jobs <= 1:
-        return [run_plan(p) for p in plans]
-    chunks = [plans[i::n_jobs] for i in range(n_jobs)]
+        yield from (run_plan(p) for p in plans)
+        return
     with ThreadPoolExecutor(n_jobs) as pool:
-        done = list(pool.map(lambda chunk: [run_plan(p) for p in chunk], chunks))
-    out = [None] * len(plans)
-    for i, chunk_results in enumerate(done):
-        out[i::n_jobs] = chunk_results
-    return out
+        pending = deque()
+        for plan in plans:
+            pending.append(pool.submit(run_plan, plan))
+            while pending and pending[0].done():
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 class SwapAnnealingSampler:
