@@ -153,7 +153,7 @@ def main(argv=None):
     print(f"{'feasible (raw backend)':<28}{'100%':>20}{neal_ok.mean():>22.1%}")
 
     # 2. single-problem latency, n = 200
-    lat_models = user_slates(200, args.k, args.diversity)[:30]
+    lat_models = user_slates(200, args.k, args.diversity)[:20]
     times, gaps = [], []
     for i, model in enumerate(lat_models):
         t = time.perf_counter()
@@ -168,7 +168,7 @@ def main(argv=None):
         "certified": len(gaps),
         "at_optimum": int(np.sum(np.array(gaps) < 1e-9)),
     }
-    print(f"\n2. one problem, n = 200, k = {args.k} (30 users): median "
+    print(f"\n2. one problem, n = 200, k = {args.k} (20 users): median "
           f"{report['latency_n200']['median_ms']:.1f} ms, p90 "
           f"{report['latency_n200']['p90_ms']:.1f} ms; at the certified optimum "
           f"{report['latency_n200']['at_optimum']}/{len(gaps)}")

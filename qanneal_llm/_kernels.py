@@ -12,6 +12,37 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+_MULT = np.uint64(2685821657736338717)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True, nogil=True)
+def _seed_state(seed):
+    """A non-zero xorshift state from a seed (one splitmix64 step)."""
+    z = np.uint64(seed) + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    state = np.empty(1, np.uint64)
+    state[0] = z if z != 0 else _GOLDEN
+    return state
+
+
+@njit(cache=True, nogil=True)
+def _uniform(state):
+    """xorshift64* in [0, 1): a few cycles, where numpy's generator costs tens of ns a call."""
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    return ((x * _MULT) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, nogil=True)
+def _randint(state, n):
+    return min(int(_uniform(state) * n), n - 1)
+
 
 @njit(cache=True, nogil=True)
 def _swap_ok(G, lo, hi, counts, i, j):
@@ -49,20 +80,44 @@ def _row_max(J):
 
 
 @njit(cache=True, nogil=True)
-def _best_swap(J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, aspiration):
+def _sort_order(g, unchosen, order):
+    """Re-sort ``order`` (positions in ``unchosen``) by field, in place.
+
+    After one swap the order is nearly sorted, so insertion sort usually costs O(n); when the
+    field moved so much that it would cost more than a few passes, fall back to a full sort.
+    """
+    nu = order.shape[0]
+    budget = 4 * nu + 16
+    for t in range(1, nu):
+        b = order[t]
+        key = g[unchosen[b]]
+        u = t - 1
+        while u >= 0 and g[unchosen[order[u]]] > key:
+            order[u + 1] = order[u]
+            u -= 1
+            budget -= 1
+        order[u + 1] = b
+        if budget < 0:
+            gj = np.empty(nu)
+            for c in range(nu):
+                gj[c] = g[unchosen[c]]
+            order[:] = np.argsort(gj, kind="mergesort")
+            return
+
+
+@njit(cache=True, nogil=True)
+def _best_swap(J, jmax, g, counts, G, lo, hi, chosen, unchosen, order, tabu_until, it, aspiration):
     """The lowest-delta allowed swap ``(delta, a, b)``; ``a = -1`` when none is allowed.
 
     A swap is allowed when it keeps the group bounds and neither item is tabu, unless its
-    delta is below ``aspiration``. Unchosen items are scanned by increasing field, and the scan
-    for a chosen ``i`` stops once ``g[j] - g[i] - max_t J[i, t]`` cannot beat the best found,
-    so the search stays exact while usually reading a small part of the k x (n - k) swaps.
+    delta is below ``aspiration``. Unchosen items are scanned by increasing field (``order``,
+    kept sorted between calls), and the scan for a chosen ``i`` stops once
+    ``g[j] - g[i] - max_t J[i, t]`` cannot beat the best found, so the search stays exact while
+    usually reading a small part of the k x (n - k) swaps.
     """
     k = chosen.shape[0]
     nu = unchosen.shape[0]
-    gj = np.empty(nu)
-    for b in range(nu):
-        gj[b] = g[unchosen[b]]
-    order = np.argsort(gj, kind="mergesort")
+    _sort_order(g, unchosen, order)
     best = np.inf
     ba = -1
     bb = -1
@@ -73,10 +128,11 @@ def _best_swap(J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, 
         i_tabu = tabu_until[i] >= it
         for t in range(nu):
             b = order[t]
-            if gj[b] - bound >= best:
-                break
             j = unchosen[b]
-            d = gj[b] - gi - J[i, j]
+            gj = g[j]
+            if gj - bound >= best:
+                break
+            d = gj - gi - J[i, j]
             if d < best:
                 if (i_tabu or tabu_until[j] >= it) and d >= aspiration:
                     continue
@@ -88,12 +144,21 @@ def _best_swap(J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, 
 
 
 @njit(cache=True, nogil=True)
+def _initial_order(g, unchosen):
+    gj = np.empty(unchosen.shape[0])
+    for c in range(unchosen.shape[0]):
+        gj[c] = g[unchosen[c]]
+    return np.argsort(gj, kind="mergesort")
+
+
+@njit(cache=True, nogil=True)
 def _descend(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy):
     """Steepest descent over all swaps until none improves; returns the final energy."""
     never = np.zeros(g.shape[0], np.int64)
+    order = _initial_order(g, unchosen)
     while True:
         best, ba, bb = _best_swap(
-            J, jmax, g, counts, G, lo, hi, chosen, unchosen, never, 1, -np.inf
+            J, jmax, g, counts, G, lo, hi, chosen, unchosen, order, never, 1, -np.inf
         )
         if ba < 0 or best >= -1e-12 * (1.0 + abs(energy)):
             return energy
@@ -102,7 +167,9 @@ def _descend(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy):
 
 
 @njit(cache=True, nogil=True)
-def _tabu(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy, iterations, stall, best_chosen):
+def _tabu(
+    J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy, iterations, stall, best_chosen, rng
+):
     """Swap tabu search: take the best swap whose items were not moved recently (or that beats
     the best so far), even uphill, for ``iterations`` steps. Leaves the best state visited in
     ``best_chosen`` and returns its energy. Stops early after ``stall`` steps without a new
@@ -115,12 +182,13 @@ def _tabu(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy, iterations, s
     best_energy = energy
     best_chosen[:] = chosen
     last_improvement = 0
+    order = _initial_order(g, unchosen)
     for it in range(1, iterations + 1):
         if it - last_improvement > stall:
             break
         aspiration = best_energy - energy - 1e-12
         best, ba, bb = _best_swap(
-            J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, aspiration
+            J, jmax, g, counts, G, lo, hi, chosen, unchosen, order, tabu_until, it, aspiration
         )
         if ba < 0:
             break
@@ -128,7 +196,7 @@ def _tabu(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy, iterations, s
         j = unchosen[bb]
         _apply_swap(J, g, counts, G, chosen, unchosen, ba, bb)
         energy += best
-        tabu_until[i] = it + tenure_out + np.random.randint(3)
+        tabu_until[i] = it + tenure_out + _randint(rng, 3)
         tabu_until[j] = it + tenure_in
         if energy < best_energy - 1e-12:
             best_energy = energy
@@ -167,43 +235,117 @@ def _setup(h, J, G, x, chosen, unchosen, g, counts):
 
 
 @njit(cache=True, nogil=True)
-def anneal_reads(
-    h, J, G, lo, hi, x0, betas, steps_per_beta, seeds, polish, tabu_iterations, tabu_stall
-):
-    """Anneal each row of ``x0`` (a feasible start) and return the best states and energies.
-
-    ``energy`` excludes any model offset. The schedule is ``betas``, each held for
-    ``steps_per_beta`` proposed swaps; every read keeps the best state it visited and, when
-    ``polish`` is true, finishes with steepest-descent swaps from it.
-    """
-    reads, n = x0.shape
-    k = 0
+def swap_delta_scale(h, J, x):
+    """``(1st percentile, median)`` of the nonzero |delta| of every swap from state ``x``."""
+    n = x.shape[0]
+    g = h.copy()
     for i in range(n):
-        k += x0[0, i]
+        if x[i]:
+            for t in range(n):
+                g[t] += J[i, t]
+    deltas = np.empty(n * n)
+    m = 0
+    for i in range(n):
+        if x[i]:
+            for j in range(n):
+                if not x[j]:
+                    d = abs(g[j] - g[i] - J[i, j])
+                    if d > 0:
+                        deltas[m] = d
+                        m += 1
+    if m == 0:
+        return 0.0, 0.0
+    deltas = np.sort(deltas[:m])
+    return deltas[(m - 1) // 100], deltas[(m - 1) // 2]
+
+
+@njit(cache=True, nogil=True)
+def _random_subset(rng, n, k, x):
+    """A uniform random k-subset into ``x`` (partial Fisher-Yates)."""
+    perm = np.arange(n)
+    x[:] = 0
+    for c in range(k):
+        t = c + _randint(rng, n - c)
+        perm[c], perm[t] = perm[t], perm[c]
+        x[perm[c]] = 1
+
+
+@njit(cache=True, nogil=True)
+def anneal_reads(
+    h,
+    J,
+    G,
+    lo,
+    hi,
+    k,
+    x0,
+    beta_range,
+    num_sweeps,
+    seeds,
+    agree,
+    polish,
+    tabu_iterations,
+    tabu_stall,
+):
+    """Anneal up to ``len(seeds)`` reads; returns ``(states, energies, hot, cold)``.
+
+    Read ``r`` starts from ``x0[r]`` when given (it must be feasible) or else from a uniform
+    random k-subset drawn with ``seeds[r]`` (only valid without group bounds). The temperature
+    falls geometrically from ``beta_range[0]`` to ``beta_range[1]`` over ``num_sweeps`` sweeps
+    of ``n`` proposed swaps; a non-positive ``beta_range[0]`` asks for the default range from
+    the first start's swap deltas (see ``swap_delta_scale``). Each read keeps the best state it
+    visited and, with ``polish``, descends from it and runs swap tabu search. With ``agree > 0``
+    reads stop once ``agree`` of them have reached the best energy found: easy problems stop
+    after a couple of reads, rugged ones keep restarting. Energies exclude the model offset.
+    """
+    n = h.shape[0]
+    max_reads = seeds.shape[0]
     nu = n - k
-    out = np.zeros((reads, n), np.int8)
-    energies = np.empty(reads)
+    out = np.zeros((max_reads, n), np.int8)
+    energies = np.empty(max_reads)
     chosen = np.empty(k, np.int64)
     unchosen = np.empty(nu, np.int64)
     best_chosen = np.empty(k, np.int64)
     g = np.empty(n)
     counts = np.empty(G.shape[0], np.int64)
     jmax = _row_max(J)
-    for r in range(reads):
-        np.random.seed(seeds[r])
-        energy = _setup(h, J, G, x0[r], chosen, unchosen, g, counts)
+    start = np.zeros(n, np.int8)
+    hot = beta_range[0]
+    cold = beta_range[1]
+    betas = np.empty(num_sweeps)
+    overall = np.inf
+    used = max_reads
+    for r in range(max_reads):
+        rng = _seed_state(seeds[r])
+        if r < x0.shape[0]:
+            start[:] = x0[r]
+        else:
+            _random_subset(rng, n, k, start)
+        if r == 0:
+            if hot <= 0:
+                small, median = swap_delta_scale(h, J, start)
+                if median > 0:
+                    hot = np.log(2.0) / median
+                    cold = np.log(100.0) / max(small, 1e-9 * median)
+                else:
+                    hot = 1.0
+                    cold = 1.0
+            for s in range(num_sweeps):
+                frac = s / (num_sweeps - 1) if num_sweeps > 1 else 0.0
+                betas[s] = hot * (cold / hot) ** frac
+        energy = _setup(h, J, G, start, chosen, unchosen, g, counts)
         best_energy = energy
         best_chosen[:] = chosen
         if nu > 0 and k > 0:
-            for s in range(betas.shape[0]):
+            for s in range(num_sweeps):
                 beta = betas[s]
-                for _ in range(steps_per_beta):
-                    a = np.random.randint(k)
-                    b = np.random.randint(nu)
+                for _ in range(n):
+                    a = _randint(rng, k)
+                    b = _randint(rng, nu)
                     i = chosen[a]
                     j = unchosen[b]
                     d = g[j] - g[i] - J[i, j]
-                    if d > 0.0 and np.random.random() >= np.exp(-beta * d):
+                    if d > 0.0 and _uniform(rng) >= np.exp(-beta * d):
                         continue
                     if not _swap_ok(G, lo, hi, counts, i, j):
                         continue
@@ -235,13 +377,25 @@ def anneal_reads(
                     tabu_iterations,
                     tabu_stall,
                     best_chosen,
+                    rng,
                 )
             x[:] = 0
             for c in range(k):
                 x[best_chosen[c]] = 1
         out[r] = x
         energies[r] = best_energy
-    return out, energies
+        if agree > 0:
+            tol = 1e-9 * (1.0 + abs(best_energy))
+            if best_energy < overall - tol:
+                overall = best_energy
+            hits = 0
+            for q in range(r + 1):
+                if energies[q] <= overall + tol:
+                    hits += 1
+            if hits >= agree:
+                used = r + 1
+                break
+    return out[:used], energies[:used], hot, cold
 
 
 @njit(cache=True, nogil=True)

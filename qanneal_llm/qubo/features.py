@@ -195,6 +195,6 @@ def _model_from_scores(relevance, pair, k, redundancy, feature_names, name) -> S
         quad,
         k,
         ids=feature_names,
-        components={"relevance": (lin, np.zeros_like(quad)), "redundancy": (np.zeros(d), quad)},
+        components={"relevance": (lin, None), "redundancy": (None, quad)},
         name=name,
     )

@@ -29,8 +29,9 @@ class SubsetModel:
     ``objective(x) = offset + linear @ x + sum_{i<j} quadratic[i, j] x_i x_j`` for a 0/1 vector
     ``x``; ``quadratic`` is symmetric with a zero diagonal. ``components`` keeps the named terms
     the builder summed (e.g. relevance and similarity), so a result can say how much each
-    contributed. Build it with :func:`subset_model` or one of the builders in
-    :mod:`qanneal_llm.qubo`, which validate their input.
+    contributed; either part of a component may be ``None`` for zero. Build it with
+    :func:`subset_model` or one of the builders in :mod:`qanneal_llm.qubo`, which validate
+    their input.
     """
 
     linear: np.ndarray
@@ -43,7 +44,9 @@ class SubsetModel:
     group_names: tuple = ()
     forced_in: np.ndarray | None = None
     forced_out: np.ndarray | None = None
-    components: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    components: Mapping[str, tuple[np.ndarray | None, np.ndarray | None]] = field(
+        default_factory=dict
+    )
     name: str = "subset"
 
     @property
@@ -53,15 +56,15 @@ class SubsetModel:
     # -- evaluation ---------------------------------------------------------------------------
     def objective(self, x) -> np.ndarray | float:
         """Objective of one 0/1 vector ``(n,)`` or of each row of ``(m, n)``."""
-        x = np.asarray(x, dtype=np.float64)
-        value = x @ self.linear + 0.5 * np.einsum("...i,ij,...j->...", x, self.quadratic, x)
-        return value + self.offset if value.ndim else float(value) + self.offset
+        return _quadratic_value(np.asarray(x, dtype=np.float64), self.linear, self.quadratic) + (
+            self.offset
+        )
 
     def breakdown(self, x) -> dict[str, float]:
         """Value of each named component at ``x`` (they sum to the objective minus offset)."""
         x = np.asarray(x, dtype=np.float64)
         return {
-            name: float(x @ lin + 0.5 * x @ quad @ x)
+            name: float(_quadratic_value(x, lin, quad))
             for name, (lin, quad) in self.components.items()
         }
 
@@ -209,6 +212,14 @@ class SubsetModel:
             )
 
 
+def _quadratic_value(x: np.ndarray, linear, quadratic):
+    """``linear @ x + x @ quadratic @ x / 2`` for one vector or each row; ``None`` parts are 0."""
+    value = 0.0 if linear is None else x @ linear
+    if quadratic is not None:
+        value = value + 0.5 * np.sum((x @ quadratic) * x, axis=-1)
+    return float(value) if np.ndim(value) == 0 else value
+
+
 def subset_model(
     linear,
     quadratic,
@@ -220,7 +231,7 @@ def subset_model(
     group_bounds: Mapping[str, tuple[int | None, int | None]] | None = None,
     forced_in: Sequence | None = None,
     forced_out: Sequence | None = None,
-    components: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    components: Mapping[str, tuple[np.ndarray | None, np.ndarray | None]] | None = None,
     name: str = "subset",
 ) -> SubsetModel:
     """Validate plain arrays and build a :class:`SubsetModel`.

@@ -61,7 +61,6 @@ def portfolio_model(
         np.fill_diagonal(sim, 0.0)
         pairs = k * (k - 1) / 2
         sem_quad = semantic_penalty * sim / pairs if pairs else sem_quad
-    zeros_l, zeros_q = np.zeros(n), np.zeros((n, n))
     return subset_model(
         ret_lin + risk_lin,
         risk_quad + sem_quad,
@@ -70,9 +69,9 @@ def portfolio_model(
         groups=sectors,
         group_bounds=sector_bounds,
         components={
-            "return": (ret_lin, zeros_q),
+            "return": (ret_lin, None),
             "risk": (risk_lin, risk_quad),
-            "similarity": (zeros_l, sem_quad),
+            "similarity": (None, sem_quad),
         },
         name="portfolio",
     )

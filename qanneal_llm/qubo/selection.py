@@ -58,7 +58,6 @@ def slate_model(
     if not np.isfinite(diversity) or diversity < 0:
         raise ValueError(f"diversity must be a finite number >= 0, got {diversity!r}")
     linear_rel, quad_sim = -relevance, diversity * similarity
-    zeros_q, zeros_l = np.zeros((n, n)), np.zeros(n)
     return subset_model(
         linear_rel,
         quad_sim,
@@ -68,6 +67,6 @@ def slate_model(
         group_bounds=group_bounds,
         forced_in=forced_in,
         forced_out=forced_out,
-        components={"relevance": (linear_rel, zeros_q), "similarity": (zeros_l, quad_sim)},
+        components={"relevance": (linear_rel, None), "similarity": (None, quad_sim)},
         name="slate",
     )

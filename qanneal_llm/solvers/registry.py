@@ -202,7 +202,7 @@ def finish(model, reduced, free, samples, solver_name, seed, polish, backend_sec
         ids=model.decode(x),
         indices=np.flatnonzero(x),
         x=x,
-        objective=float(model.objective(x)),
+        objective=float(values.min()) if reduced is model else float(model.objective(x)),
         breakdown=model.breakdown(x),
         feasible=True,
         repaired=repaired,

@@ -27,66 +27,45 @@ from qanneal_llm.qubo.model import SubsetModel, subset_model
 from qanneal_llm.qubo.repair import feasible_start, kernel_arrays
 
 
-def default_beta_range(model: SubsetModel, x0: np.ndarray) -> tuple[float, float]:
-    """Hot and cold inverse temperatures from the swap deltas around a start state.
-
-    Hot accepts the median uphill swap half the time; cold accepts a small one (the 1st
-    percentile of |delta|) 1% of the time. neal's hot end (half the time for the largest
-    delta) spends most sweeps on a random walk when moves are swaps.
-    """
-    chosen = np.flatnonzero(x0)
-    rest = np.flatnonzero(x0 == 0)
-    if not chosen.size or not rest.size:
-        return 1.0, 1.0
-    field = model.linear + model.quadratic @ x0
-    deltas = np.abs(
-        field[rest][None, :] - field[chosen][:, None] - model.quadratic[np.ix_(chosen, rest)]
-    ).ravel()
-    deltas = deltas[deltas > 0]
-    if not deltas.size:
-        return 1.0, 1.0
-    low, mid = (len(deltas) - 1) // 100, (len(deltas) - 1) // 2
-    small, median = np.partition(deltas, [low, mid])[[low, mid]]
-    small = max(float(small), 1e-9 * float(median))
-    return np.log(2) / float(median), np.log(100) / small
-
-
 @dataclass
 class AnnealPlan:
-    """Everything one kernel call needs: drawn up front, so a batch can run plans on threads
-    and still give each problem exactly what a lone :func:`swap_anneal` call would."""
+    """Everything one kernel call needs, drawn up front from the seed, so a batch can run plans
+    on threads and still give each problem exactly what a lone :func:`swap_anneal` would."""
 
     model: SubsetModel
     arrays: tuple
     x0: np.ndarray
-    betas: np.ndarray
+    beta_range: np.ndarray
+    num_sweeps: int
     seeds: np.ndarray
+    agree: int
     polish: bool
     tabu_iterations: int
     tabu_stall: int
-    info: dict
 
 
 def plan_anneal(
     model: SubsetModel,
     *,
-    num_reads: int = 2,
+    num_reads: int = 16,
+    agree: int = 3,
     num_sweeps: int = 50,
     beta_range: tuple[float, float] | None = None,
     seed: int | None = None,
     polish: bool = True,
     tabu_iterations: int | None = None,
-    tabu_stall: int | None = None,
+    tabu_stall: int | None = 100,
     initial_states: np.ndarray | None = None,
 ) -> AnnealPlan:
-    """Draw the starts, schedule and per-read seeds of :func:`swap_anneal` from ``seed``."""
+    """Check the options of :func:`swap_anneal` and draw its per-read seeds from ``seed``."""
     model._require_no_forced("swap_anneal")
-    if num_reads < 1 or num_sweeps < 0:
-        raise ValueError(f"need num_reads >= 1 and num_sweeps >= 0, got {num_reads}, {num_sweeps}")
+    if num_reads < 1 or num_sweeps < 0 or agree < 0:
+        raise ValueError(
+            f"need num_reads >= 1, num_sweeps >= 0 and agree >= 0, got {num_reads},"
+            f" {num_sweeps}, {agree}"
+        )
     rng = np.random.default_rng(seed)
-    if initial_states is None:
-        x0 = np.stack([feasible_start(model, rng) for _ in range(num_reads)])
-    else:
+    if initial_states is not None:
         x0 = np.atleast_2d(np.asarray(initial_states, dtype=np.int8))
         bad = [r for r, x in enumerate(x0) if not model.is_feasible(x)]
         if x0.shape != (num_reads, model.n) or bad:
@@ -94,26 +73,23 @@ def plan_anneal(
                 f"initial_states must be {num_reads} feasible rows of length {model.n}"
                 + (f"; rows {bad[:5]} are infeasible" if bad else f", got shape {x0.shape}")
             )
+    elif model.groups.size:
+        x0 = np.stack([feasible_start(model, rng) for _ in range(num_reads)])
+    else:
+        x0 = np.zeros((0, model.n), dtype=np.int8)
     if tabu_iterations is None:
         tabu_iterations = max(200, model.n)
-    hot, cold = beta_range if beta_range is not None else default_beta_range(model, x0[0])
-    betas = np.geomspace(hot, cold, num_sweeps) if num_sweeps else np.zeros(0)
-    info = {
-        "num_reads": num_reads,
-        "num_sweeps": num_sweeps,
-        "tabu_iterations": tabu_iterations if polish else 0,
-        "beta_range": (float(hot), float(cold)),
-    }
     return AnnealPlan(
         model=model,
         arrays=kernel_arrays(model),
         x0=np.ascontiguousarray(x0),
-        betas=betas,
+        beta_range=np.array(beta_range if beta_range is not None else (0.0, 0.0), dtype=float),
+        num_sweeps=int(num_sweeps),
         seeds=rng.integers(0, 2**31 - 1, size=num_reads),
-        polish=polish,
-        tabu_iterations=int(tabu_iterations),
+        agree=int(agree),
+        polish=bool(polish),
+        tabu_iterations=int(tabu_iterations) if polish else 0,
         tabu_stall=int(tabu_iterations if tabu_stall is None else tabu_stall),
-        info=info,
     )
 
 
@@ -121,35 +97,47 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run one plan: ``(states, objectives, info)``. Releases the GIL while it anneals."""
     h, J, G, lo, hi = plan.arrays
     start = time.perf_counter()
-    states, energies = _kernels.anneal_reads(
+    states, energies, hot, cold = _kernels.anneal_reads(
         h,
         J,
         G,
         lo,
         hi,
+        plan.model.k,
         plan.x0,
-        plan.betas,
-        plan.model.n,
+        plan.beta_range,
+        plan.num_sweeps,
         plan.seeds,
+        plan.agree,
         plan.polish,
         plan.tabu_iterations,
         plan.tabu_stall,
     )
-    info = dict(plan.info, anneal_seconds=time.perf_counter() - start)
+    info = {
+        "reads": len(states),
+        "max_reads": len(plan.seeds),
+        "agree": plan.agree,
+        "num_sweeps": plan.num_sweeps,
+        "tabu_iterations": plan.tabu_iterations,
+        "tabu_stall": plan.tabu_stall,
+        "beta_range": (float(hot), float(cold)),
+        "anneal_seconds": time.perf_counter() - start,
+    }
     return states, energies + plan.model.offset, info
 
 
 def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Anneal ``model`` with swap moves: ``(states (num_reads, n), objectives, info)``.
+    """Anneal ``model`` with swap moves: ``(states (reads, n), objectives, info)``.
 
-    One sweep is ``n`` proposed swaps; the temperature falls geometrically over ``num_sweeps``
-    steps (default 50) for each of ``num_reads`` reads (default 2). Each read keeps the best
-    state it met and, with ``polish``, descends from it by the best improving swap until none is
-    left, then runs ``tabu_iterations`` steps of swap tabu search (default ``max(200, n)``;
-    ``tabu_stall`` stops it after that many steps without a new best) and keeps the best state
-    seen. Annealing finds the right region fast; tabu search closes the
-    last fraction of a percent, which annealing alone left on rugged feature-selection
-    instances (benchmarks/solvers.py). Options are those of :func:`plan_anneal`.
+    Each read anneals from a random feasible start over ``num_sweeps`` sweeps (default 50) of
+    ``n`` proposed swaps, the temperature falling geometrically from a hot end that accepts
+    the median uphill swap half the time to a cold end that accepts a small one 1% of the time
+    (``beta_range`` overrides). With ``polish`` it then descends by the best improving swap and
+    runs swap tabu search for up to ``tabu_iterations`` steps (default ``max(200, n)``),
+    stopping after ``tabu_stall`` steps without a new best (default 100). Reads restart until
+    ``agree`` of them (default 3) reach the same best energy, at most ``num_reads`` (default
+    16): easy problems cost three reads, rugged ones get more. Annealing finds the region, tabu
+    search closes the last fraction of a percent (benchmarks/solvers.py).
     """
     return run_plan(plan_anneal(model, **options))
 
@@ -191,34 +179,26 @@ class SwapAnnealingSampler:
     """
 
     parameters = {
-        "num_reads": [],
-        "num_sweeps": [],
-        "beta_range": [],
-        "tabu_iterations": [],
-        "seed": [],
+        name: []
+        for name in (
+            "num_reads",
+            "agree",
+            "num_sweeps",
+            "beta_range",
+            "tabu_iterations",
+            "tabu_stall",
+            "seed",
+        )
     }
     properties: dict = {}
 
     def sample_cqm(
-        self,
-        cqm: dimod.ConstrainedQuadraticModel,
-        *,
-        num_reads: int = 2,
-        num_sweeps: int = 50,
-        beta_range: tuple[float, float] | None = None,
-        tabu_iterations: int | None = None,
-        seed: int | None = None,
+        self, cqm: dimod.ConstrainedQuadraticModel, *, seed: int | None = None, **options
     ) -> dimod.SampleSet:
+        """Sample a selection CQM; ``options`` are those of :func:`swap_anneal`."""
         model, labels = model_from_cqm(cqm)
         start = time.perf_counter()
-        states, _, info = swap_anneal(
-            model,
-            num_reads=num_reads,
-            num_sweeps=num_sweeps,
-            beta_range=beta_range,
-            tabu_iterations=tabu_iterations,
-            seed=seed,
-        )
+        states, _, info = swap_anneal(model, seed=seed, **options)
         info["run_time"] = time.perf_counter() - start
         return dimod.SampleSet.from_samples_cqm((states, labels), cqm, info=info)
 
