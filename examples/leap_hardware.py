@@ -7,25 +7,25 @@ QUBOs embed poorly, so the candidate list is cut to 30 per user and only a few u
 Every answer is decoded, checked, repaired if needed, and the report says which happened.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from qanneal_llm import slate_model, solve
+from qanneal_llm.solvers import MissingTokenError, leap_token
 from recsys.pipelines import recommend as rec
 
-solver = "leap-qpu" if os.environ.get("DWAVE_API_TOKEN") else "mock-qpu"
-if solver == "mock-qpu":
-    print(
-        "DWAVE_API_TOKEN is not set: running on the mock QPU. Set it (or run `dwave setup`)"
-        " to use Leap hardware."
-    )
+try:
+    leap_token()
+    solver = "leap-qpu"
+except MissingTokenError as missing:
+    solver = "mock-qpu"
+    print(f"{missing}\nRunning on the mock QPU instead.")
 
 config = rec.RecommendConfig(n_candidates=30, show_progress=False)
 ml, split = rec.load_split(config)
 item_vectors = rec.embed_items(ml, split)
-saved = Path("recommend-out/head.qllm")  # written by `qanneal-llm recommend`
+saved = Path("results/recommend/head.qllm")  # written by `qanneal-llm recommend`
 if saved.is_file():
     head = rec.RankingHeadRecommender.load(saved)
 else:

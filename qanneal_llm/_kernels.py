@@ -80,58 +80,44 @@ def _row_max(J):
 
 
 @njit(cache=True, nogil=True)
-def _sort_order(g, unchosen, order):
-    """Re-sort ``order`` (positions in ``unchosen``) by field, in place.
-
-    After one swap the order is nearly sorted, so insertion sort usually costs O(n); when the
-    field moved so much that it would cost more than a few passes, fall back to a full sort.
-    """
-    nu = order.shape[0]
-    budget = 4 * nu + 16
-    for t in range(1, nu):
-        b = order[t]
-        key = g[unchosen[b]]
-        u = t - 1
-        while u >= 0 and g[unchosen[order[u]]] > key:
-            order[u + 1] = order[u]
-            u -= 1
-            budget -= 1
-        order[u + 1] = b
-        if budget < 0:
-            gj = np.empty(nu)
-            for c in range(nu):
-                gj[c] = g[unchosen[c]]
-            order[:] = np.argsort(gj, kind="mergesort")
-            return
-
-
-@njit(cache=True, nogil=True)
-def _best_swap(J, jmax, g, counts, G, lo, hi, chosen, unchosen, order, tabu_until, it, aspiration):
+def _best_swap(J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, aspiration):
     """The lowest-delta allowed swap ``(delta, a, b)``; ``a = -1`` when none is allowed.
 
     A swap is allowed when it keeps the group bounds and neither item is tabu, unless its
-    delta is below ``aspiration``. Unchosen items are scanned by increasing field (``order``,
-    kept sorted between calls), and the scan for a chosen ``i`` stops once
-    ``g[j] - g[i] - max_t J[i, t]`` cannot beat the best found, so the search stays exact while
-    usually reading a small part of the k x (n - k) swaps.
+    delta is below ``aspiration``. Exact, but it rarely reads all k x (n - k) swaps: a swap
+    out of ``i`` costs at least ``g[j] - g[i] - max_t J[i, t]``, so chosen items are tried from
+    the highest field down, an ``i`` whose bound cannot beat the best found is skipped whole,
+    and within an ``i`` only the ``j`` whose field is under its threshold are priced.
     """
     k = chosen.shape[0]
     nu = unchosen.shape[0]
-    _sort_order(g, unchosen, order)
+    gmin = np.inf
+    for b in range(nu):
+        if g[unchosen[b]] < gmin:
+            gmin = g[unchosen[b]]
+    by_field = np.empty(k, np.int64)
+    for a in range(k):
+        by_field[a] = a
+        t = a
+        while t > 0 and g[chosen[by_field[t - 1]]] < g[chosen[by_field[t]]]:
+            by_field[t - 1], by_field[t] = by_field[t], by_field[t - 1]
+            t -= 1
     best = np.inf
     ba = -1
     bb = -1
-    for a in range(k):
+    for c in range(k):
+        a = by_field[c]
         i = chosen[a]
         gi = g[i]
-        bound = gi + jmax[i]
+        if gmin - gi - jmax[i] >= best:
+            continue
         i_tabu = tabu_until[i] >= it
-        for t in range(nu):
-            b = order[t]
+        threshold = best + gi + jmax[i]
+        for b in range(nu):
             j = unchosen[b]
             gj = g[j]
-            if gj - bound >= best:
-                break
+            if gj >= threshold:
+                continue
             d = gj - gi - J[i, j]
             if d < best:
                 if (i_tabu or tabu_until[j] >= it) and d >= aspiration:
@@ -140,25 +126,17 @@ def _best_swap(J, jmax, g, counts, G, lo, hi, chosen, unchosen, order, tabu_unti
                     best = d
                     ba = a
                     bb = b
+                    threshold = best + gi + jmax[i]
     return best, ba, bb
-
-
-@njit(cache=True, nogil=True)
-def _initial_order(g, unchosen):
-    gj = np.empty(unchosen.shape[0])
-    for c in range(unchosen.shape[0]):
-        gj[c] = g[unchosen[c]]
-    return np.argsort(gj, kind="mergesort")
 
 
 @njit(cache=True, nogil=True)
 def _descend(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy):
     """Steepest descent over all swaps until none improves; returns the final energy."""
     never = np.zeros(g.shape[0], np.int64)
-    order = _initial_order(g, unchosen)
     while True:
         best, ba, bb = _best_swap(
-            J, jmax, g, counts, G, lo, hi, chosen, unchosen, order, never, 1, -np.inf
+            J, jmax, g, counts, G, lo, hi, chosen, unchosen, never, 1, -np.inf
         )
         if ba < 0 or best >= -1e-12 * (1.0 + abs(energy)):
             return energy
@@ -182,13 +160,12 @@ def _tabu(
     best_energy = energy
     best_chosen[:] = chosen
     last_improvement = 0
-    order = _initial_order(g, unchosen)
     for it in range(1, iterations + 1):
         if it - last_improvement > stall:
             break
         aspiration = best_energy - energy - 1e-12
         best, ba, bb = _best_swap(
-            J, jmax, g, counts, G, lo, hi, chosen, unchosen, order, tabu_until, it, aspiration
+            J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, aspiration
         )
         if ba < 0:
             break

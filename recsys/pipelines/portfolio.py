@@ -585,7 +585,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add("--no-text", action="store_true", help="skip the text encoder and the text rows")
     add("--solver", default=d.solver, help="a registered solver name (default %(default)s)")
     add("--seed", type=int, default=d.seed)
-    add("--out", default="results/portfolio", help="folder for the JSON report and PNG plots")
+    add(
+        "--output",
+        "--out",
+        dest="out",
+        default="results/portfolio",
+        help="folder for the JSON report and PNG plots",
+    )
     add("--no-plots", action="store_true")
 
 

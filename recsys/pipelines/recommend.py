@@ -78,7 +78,7 @@ class RecommendConfig:
     dim: int = 64
     epochs: int = 100
     seed: int = 0
-    output: str = "recommend-out"
+    output: str = "results/recommend"
     head_path: str | None = None
     max_users: int | None = None
     max_items: int | None = None
