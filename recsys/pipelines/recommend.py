@@ -70,7 +70,7 @@ class RecommendConfig:
     dataset: str = "ml-100k"
     solver: str = "anneal"
     k: int = 10
-    diversity: float = 0.05
+    diversity: float = 0.1
     n_features: int = 64
     feature_solver: str = "anneal"
     n_candidates: int = 100
