@@ -82,6 +82,16 @@ def cache_root() -> Path:
     return Path(platformdirs.user_cache_dir("qanneal-llm", appauthor=False))
 
 
+def json_default(value):
+    """``json.dumps(default=...)`` for reports: numpy scalars and arrays as plain values,
+    anything else by its ``str``."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see either the old file or the whole new one.
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import dimod
 import numpy as np
 
+from qanneal_llm.storage import json_default
+
 
 @dataclass
 class SelectionResult:
@@ -49,7 +51,7 @@ class SelectionResult:
                     "timings": self.timings,
                     "info": self.info,
                 },
-                default=_jsonable,
+                default=json_default,
             )
         )
 
@@ -64,10 +66,3 @@ class SelectionResult:
             f"{self.objective:.6g}, {flags}, {self.timings.get('total', float('nan')):.3f} s"
         )
 
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)

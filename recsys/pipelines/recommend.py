@@ -40,6 +40,7 @@ import torch
 from qanneal_llm import collaborative_feature_model, slate_model, solve, solve_many
 from qanneal_llm.embeddings import TextEncoder, weighted_user_vectors
 from qanneal_llm.ranking import LOSSES, RankingHeadRecommender
+from qanneal_llm.storage import json_default
 from recsys.baselines import ItemKNN, MostPop, dpp_greedy, mmr
 from recsys.metrics import evaluate, topk_from_scores
 from recsys.splits import Split, random_split
@@ -454,17 +455,9 @@ def run(
         },
         "timings_seconds": timings,
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
     _plots(report, head, out)
     return report
-
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def _plots(report: dict, head: RankingHeadRecommender, out: Path) -> None:
