@@ -114,8 +114,10 @@ def main(argv=None):
 
     t = time.perf_counter()
     models = user_slates(args.candidates, args.k, args.diversity)
-    print(f"built {len(models)} slate models (M = {args.candidates}, k = {args.k}, "
-          f"diversity = {args.diversity}) in {time.perf_counter() - t:.2f} s")
+    print(
+        f"built {len(models)} slate models (M = {args.candidates}, k = {args.k}, "
+        f"diversity = {args.diversity}) in {time.perf_counter() - t:.2f} s"
+    )
 
     t = time.perf_counter()
     ours = solve_many(models, seed=args.seed)
@@ -148,8 +150,10 @@ def main(argv=None):
     print(f"{'wall time, s':<28}{ours_s:>20.2f}{neal_s:>22.2f}")
     print(f"{'speed-up':<28}{table1['speedup']:>20.1f}x")
     print(f"{'mean gap, certified users':<28}{ours_gaps.mean():>20.4%}{neal_gaps.mean():>22.4%}")
-    print(f"{'at certified optimum':<28}{table1['ours_at_optimum']:>17}/{len(certified)}"
-          f"{int((neal_gaps < 1e-9).sum()):>19}/{len(certified)}")
+    print(
+        f"{'at certified optimum':<28}{table1['ours_at_optimum']:>17}/{len(certified)}"
+        f"{int((neal_gaps < 1e-9).sum()):>19}/{len(certified)}"
+    )
     print(f"{'feasible (raw backend)':<28}{'100%':>20}{neal_ok.mean():>22.1%}")
 
     # 2. single-problem latency, n = 200
@@ -168,10 +172,12 @@ def main(argv=None):
         "certified": len(gaps),
         "at_optimum": int(np.sum(np.array(gaps) < 1e-9)),
     }
-    print(f"\n2. one problem, n = 200, k = {args.k} (20 users): median "
-          f"{report['latency_n200']['median_ms']:.1f} ms, p90 "
-          f"{report['latency_n200']['p90_ms']:.1f} ms; at the certified optimum "
-          f"{report['latency_n200']['at_optimum']}/{len(gaps)}")
+    print(
+        f"\n2. one problem, n = 200, k = {args.k} (20 users): median "
+        f"{report['latency_n200']['median_ms']:.1f} ms, p90 "
+        f"{report['latency_n200']['p90_ms']:.1f} ms; at the certified optimum "
+        f"{report['latency_n200']['at_optimum']}/{len(gaps)}"
+    )
 
     if not args.skip_scaling:
         print("\n3. scaling (random 64-d slates, diversity 0.5)")
@@ -193,15 +199,26 @@ def main(argv=None):
                 kind = "cert" if ref is not None else "best"
                 if ref is None:
                     ref = min(ours_r.objective, neal_r.objective)
-                row = {"n": n, "k": k, "reference": kind, "ours_seconds": o_s,
-                       "ours_gap": gap(ours_r.objective, ref), "neal_seconds": n_s,
-                       "neal_gap": gap(neal_r.objective, ref), "neal_repaired": neal_r.repaired}
+                row = {
+                    "n": n,
+                    "k": k,
+                    "reference": kind,
+                    "ours_seconds": o_s,
+                    "ours_gap": gap(ours_r.objective, ref),
+                    "neal_seconds": n_s,
+                    "neal_gap": gap(neal_r.objective, ref),
+                    "neal_repaired": neal_r.repaired,
+                }
                 rows.append(row)
-                print(f"{n:>6}{k:>5}{kind:>6} | {o_s:>8.3f}{row['ours_gap']:>9.3%} | "
-                      f"{n_s:>8.3f}{row['neal_gap']:>8.3%}{'*' if neal_r.repaired else ''}")
+                print(
+                    f"{n:>6}{k:>5}{kind:>6} | {o_s:>8.3f}{row['ours_gap']:>9.3%} | "
+                    f"{n_s:>8.3f}{row['neal_gap']:>8.3%}{'*' if neal_r.repaired else ''}"
+                )
         report["scaling"] = rows
-        print("ref: cert = gurobi-certified optimum; best = best of the two (no certificate "
-              "past the free licence's size). * = neal's sample was infeasible and repaired.")
+        print(
+            "ref: cert = gurobi-certified optimum; best = best of the two (no certificate "
+            "past the free licence's size). * = neal's sample was infeasible and repaired."
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
 

@@ -44,7 +44,27 @@ from recsys.pipelines.recommend import (  # noqa: E402
 )
 
 RESULTS = ROOT / "benchmarks" / "results"
-QUBO_LAMBDAS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.6, 1.0, 2.0)
+QUBO_LAMBDAS = (
+    0.0,
+    0.02,
+    0.05,
+    0.1,
+    0.15,
+    0.2,
+    0.25,
+    0.3,
+    0.35,
+    0.4,
+    0.45,
+    0.5,
+    0.6,
+    0.7,
+    0.8,
+    1.0,
+    1.2,
+    1.5,
+    2.0,
+)
 GREEDY_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 COLS = ("ndcg", "recall", "mrr", "hit", "precision", "ild", "coverage", "novelty")
 
