@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from reference import gurobi_optimum
 
 from qanneal_llm import slate_model, solve, solve_many
 from qanneal_llm.embeddings import TextEncoder
@@ -34,22 +35,9 @@ from recsys.texts import item_texts
 
 
 def certify(model, time_limit=120.0):
-    """Certified optimum from gurobipy, or None when it cannot certify."""
-    import gurobipy as gp
-    from gurobipy import GRB
-
-    try:
-        env = gp.Env(params={"OutputFlag": 0})
-        m = gp.Model(env=env)
-        x = m.addMVar(model.n, vtype=GRB.BINARY)
-        m.setObjective(model.linear @ x + 0.5 * (x @ model.quadratic @ x) + model.offset)
-        m.addConstr(x.sum() == model.k)
-        m.Params.MIPGap, m.Params.MIPGapAbs = 0.0, 1e-9
-        m.Params.TimeLimit, m.Params.Threads = time_limit, 2
-        m.optimize()
-        return float(m.ObjVal) if m.Status == GRB.OPTIMAL else None
-    except gp.GurobiError:
-        return None
+    """The gurobi-certified optimum, or None when gurobi cannot certify it."""
+    found = gurobi_optimum(model, time_limit)
+    return found[0] if found is not None and found[2] else None
 
 
 def user_slates(m_candidates: int, k: int, diversity: float, seed: int = 2020):

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from reference import gurobi_optimum
 
 from qanneal_llm import feature_model, portfolio_model, slate_model, solve
 
@@ -55,39 +56,21 @@ def certified_optimum(model, time_limit: float) -> tuple[float, float, bool, flo
     Past the free licence's size limit there is no certificate: the reference is then the best
     of a long swap-annealing run (64 reads x 500 sweeps, 5,000 tabu steps) and the bound -inf.
     """
-    import gurobipy as gp
-    from gurobipy import GRB
-
     start = time.perf_counter()
-    try:
-        return _gurobi(gp, GRB, model, time_limit) + (time.perf_counter() - start,)
-    except gp.GurobiError as exc:
-        print(f"  (gurobi: {exc}; reference = long anneal, uncertified)")
-        long = solve(
-            model,
-            "anneal",
-            seed=12345,
-            num_reads=64,
-            agree=0,
-            num_sweeps=500,
-            tabu_iterations=5000,
-            tabu_stall=None,
-        )
-        return long.objective, -np.inf, False, time.perf_counter() - start
-
-
-def _gurobi(gp, GRB, model, time_limit):
-    env = gp.Env(params={"OutputFlag": 0})
-    m = gp.Model(env=env)
-    x = m.addMVar(model.n, vtype=GRB.BINARY)
-    m.setObjective(model.linear @ x + 0.5 * (x @ model.quadratic @ x) + model.offset)
-    m.addConstr(x.sum() == model.k)
-    m.Params.MIPGap = 0.0
-    m.Params.MIPGapAbs = 1e-9
-    m.Params.TimeLimit = time_limit
-    m.Params.Threads = 2
-    m.optimize()
-    return float(m.ObjVal), float(m.ObjBound), m.Status == GRB.OPTIMAL
+    found = gurobi_optimum(model, time_limit)
+    if found is not None:
+        return found + (time.perf_counter() - start,)
+    long = solve(
+        model,
+        "anneal",
+        seed=12345,
+        num_reads=64,
+        agree=0,
+        num_sweeps=500,
+        tabu_iterations=5000,
+        tabu_stall=None,
+    )
+    return long.objective, -np.inf, False, time.perf_counter() - start
 
 
 def gap(value: float, optimum: float) -> float:
