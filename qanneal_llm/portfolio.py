@@ -118,6 +118,9 @@ class PortfolioSelector(BaseEstimator):
     covariance : ``"ledoit_wolf"``, ``"oas"``, ``"sample"`` or a covariance estimator.
     sectors, sector_bounds : sector -> asset ids (column names, or positions for arrays), and
         sector -> ``(min, max)`` counts among the chosen.
+    switch_cost : cost, in the units of ``X`` over one holding period, of entering an asset not
+        held now (round trip, e.g. ``2 * 0.001 / 21`` for 10 bp per side and monthly holding
+        on daily returns); with ``fit(..., held=...)`` the QUBO weighs it against the gain.
     solver, solver_options, seed : passed to :func:`qanneal_llm.solve`.
 
     >>> import numpy as np
@@ -139,6 +142,7 @@ class PortfolioSelector(BaseEstimator):
         covariance="ledoit_wolf",
         sectors: Mapping[str, Sequence] | None = None,
         sector_bounds: Mapping[str, tuple] | None = None,
+        switch_cost: float = 0.0,
         solver="anneal",
         solver_options: Mapping | None = None,
         seed: int | None = None,
@@ -151,15 +155,17 @@ class PortfolioSelector(BaseEstimator):
         self.covariance = covariance
         self.sectors = sectors
         self.sector_bounds = sector_bounds
+        self.switch_cost = switch_cost
         self.solver = solver
         self.solver_options = solver_options
         self.seed = seed
 
-    def fit(self, X, y=None, *, expected_returns=None):
+    def fit(self, X, y=None, *, expected_returns=None, held=None):
         """Choose and weight the assets from returns ``X`` (observations x assets).
 
         ``expected_returns`` (one per asset, in ``X``'s units) is the view to trade on, e.g. a
         ranking model's scores mapped to returns; without it the sample mean of ``X`` is used.
+        ``held`` lists the ids held now, for ``switch_cost``.
         """
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         n = X.shape[1]
@@ -196,6 +202,8 @@ class PortfolioSelector(BaseEstimator):
             ids=ids,
             sectors=self.sectors,
             sector_bounds=self.sector_bounds,
+            held=held,
+            switch_cost=self.switch_cost,
         )
         self.selection_ = solve(
             self.model_, self.solver, seed=self.seed, **dict(self.solver_options or {})

@@ -77,14 +77,26 @@ def test_portfolio_objective_is_equal_weight_mean_variance(seed, k):
     a = rng.normal(size=(n, n))
     cov = a @ a.T / n
     sim = np.corrcoef(rng.normal(size=(n, 5)))
-    model = portfolio_model(mu, cov, k, risk_aversion=2.0, similarity=sim, semantic_penalty=0.5)
+    held = [0, 3, 5]
+    model = portfolio_model(
+        mu,
+        cov,
+        k,
+        risk_aversion=2.0,
+        similarity=sim,
+        semantic_penalty=0.5,
+        held=held,
+        switch_cost=0.004,
+    )
     x = np.zeros(n)
     x[rng.choice(n, k, replace=False)] = 1
     w = x / k
     chosen = np.flatnonzero(x)
     mean_sim = np.mean([sim[i, j] for i, j in itertools.combinations(chosen, 2)]) if k > 1 else 0
-    expected = -mu @ w + 2.0 * w @ cov @ w + 0.5 * mean_sim
+    bought = len(set(chosen) - set(held))  # each new name trades 1/K at a round-trip cost
+    expected = -mu @ w + 2.0 * w @ cov @ w + 0.5 * mean_sim + 0.004 * bought / k
     assert model.objective(x) == pytest.approx(expected)
+    assert model.breakdown(x)["trading"] == pytest.approx(0.004 * bought / k)
 
 
 def test_cqm_round_trip_keeps_objective_and_constraints():
@@ -186,6 +198,8 @@ def test_portfolio_rejects_bad_covariance_and_missing_similarity():
         portfolio_model([0.1, 0.2], np.eye(2), 1, semantic_penalty=1.0)
     with pytest.raises(ValueError, match="exceeds the 2 assets"):
         portfolio_model([0.1, 0.2], np.eye(2), 3)
+    with pytest.raises(ValueError, match="held names unknown"):
+        portfolio_model([0.1, 0.2], np.eye(2), 1, ids=["A", "B"], held=["Z"], switch_cost=0.01)
 
 
 @pytest.mark.parametrize("method", ["correlation", "mutual_info", "conditional_mi"])

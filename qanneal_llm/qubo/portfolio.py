@@ -3,8 +3,12 @@
 With weights ``x / K`` the equal-weight portfolio's expected return is ``mu @ x / K`` and its
 variance ``x @ Sigma @ x / K^2``; the semantic term is the mean pairwise text similarity of the
 held assets, ``sum_{i<j} S_ij x_i x_j / C(K, 2)``, which penalises holding several companies
-that do the same business even when their past returns have not yet diverged. The model
-minimises ``-return + risk_aversion * variance + semantic_penalty * similarity``.
+that do the same business even when their past returns have not yet diverged. With ``held``
+and ``switch_cost`` the model also knows what trading costs: entering an asset not held now
+sells ``1/K`` of something else and buys ``1/K`` of it, so each such asset adds
+``switch_cost / K`` (``switch_cost``: the round-trip cost rate spread over the holding period,
+in the units of ``expected_returns``). The model minimises ``-return + risk_aversion *
+variance + semantic_penalty * similarity + switching cost``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ def portfolio_model(
     ids: Sequence | None = None,
     sectors: Mapping[str, Sequence] | None = None,
     sector_bounds: Mapping[str, tuple[int | None, int | None]] | None = None,
+    held: Sequence | None = None,
+    switch_cost: float = 0.0,
 ) -> SubsetModel:
     """Build the equal-weight K-asset selection model.
 
@@ -45,7 +51,11 @@ def portfolio_model(
             "covariance has negative variances on its diagonal; it is not a covariance"
         )
     k = cardinality(k, n, "assets")
-    for name, value in (("risk_aversion", risk_aversion), ("semantic_penalty", semantic_penalty)):
+    for name, value in (
+        ("risk_aversion", risk_aversion),
+        ("semantic_penalty", semantic_penalty),
+        ("switch_cost", switch_cost),
+    ):
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     if semantic_penalty and similarity is None:
@@ -61,8 +71,16 @@ def portfolio_model(
         np.fill_diagonal(sim, 0.0)
         pairs = k * (k - 1) / 2
         sem_quad = semantic_penalty * sim / pairs if pairs else sem_quad
+    trade_lin = np.zeros(n)
+    if switch_cost:
+        position = {key: i for i, key in enumerate(range(n) if ids is None else list(ids))}
+        unknown = [key for key in (held or []) if key not in position]
+        if unknown:
+            raise ValueError(f"held names unknown assets {unknown[:5]}; use the assets' ids")
+        trade_lin[:] = switch_cost / k
+        trade_lin[[position[key] for key in (held or [])]] = 0.0
     return subset_model(
-        ret_lin + risk_lin,
+        ret_lin + risk_lin + trade_lin,
         risk_quad + sem_quad,
         k,
         ids=ids,
@@ -72,6 +90,7 @@ def portfolio_model(
             "return": (ret_lin, None),
             "risk": (risk_lin, risk_quad),
             "similarity": (None, sem_quad),
+            "trading": (trade_lin, None),
         },
         name="portfolio",
     )

@@ -90,6 +90,7 @@ class BacktestConfig:
     return_scale: float = 0.05
     weightings: tuple[str, ...] = ("equal", "min_variance")
     cost_bps: float = 10.0
+    cost_aware: bool = True
     lookback: int = TRADING_DAYS
     retrain_every: int = 12
     min_train_months: int = 24
@@ -298,6 +299,7 @@ def run_backtest(
         for w in config.weightings:
             weights[f"{v}_{w}"] = {}
     solves: dict[str, list] = {v: [] for v in variants}
+    held_now: dict[str, list] = {v: [] for v in variants}
     score_log: dict[str, dict] = {v: {} for v in variants if v != "qubo_no_semantic"}
     scorer_log: list[dict] = []
     nets: dict[str, torch.nn.Module] = {}
@@ -348,6 +350,8 @@ def run_backtest(
                 score_log[name][date] = scores[name]
         scores["qubo_no_semantic"] = scores.get("qubo_text")
         gamma = config.semantic_penalty / TRADING_DAYS
+        # a switch sells and buys 1/K, each at cost_bps, and is held for about a month
+        switch_cost = 2 * config.cost_bps / 1e4 / (TRADING_DAYS / 12) if config.cost_aware else 0.0
         for v in variants:
             score = scores[v]
             z = (score - score.mean()) / (score.std() + 1e-12)
@@ -359,9 +363,15 @@ def run_backtest(
                 weighting="equal",
                 sectors=group_map,
                 sector_bounds=group_bounds,
+                switch_cost=switch_cost,
                 solver=config.solver,
                 seed=_decision_seed(config.seed, date, 2),
-            ).fit(window, expected_returns=z * config.return_scale / TRADING_DAYS)
+            ).fit(
+                window,
+                expected_returns=z * config.return_scale / TRADING_DAYS,
+                held=held_now[v],
+            )
+            held_now[v] = list(selector.selected_)
             solves[v].append(selector.selection_)
             for w in config.weightings:
                 if w == "equal":
@@ -579,6 +589,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=d.cost_bps,
         help="cost in basis points of value traded (default %(default)s)",
     )
+    add(
+        "--cost-blind",
+        action="store_true",
+        help="leave trading costs out of the QUBO (they are always charged in the backtest)",
+    )
     add("--retrain-every", type=int, default=d.retrain_every, help="months between retrains")
     add("--embedding-dims", type=int, default=d.embedding_dims)
     add("--max-per-sector", type=int, default=None, help="at most this many per sector")
@@ -606,6 +621,7 @@ def config_from_args(args: argparse.Namespace) -> BacktestConfig:
         return_scale=args.return_scale,
         weightings=weightings,
         cost_bps=args.cost_bps,
+        cost_aware=not args.cost_blind,
         retrain_every=args.retrain_every,
         embedding_dims=args.embedding_dims,
         max_per_sector=args.max_per_sector,
