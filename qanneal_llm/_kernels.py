@@ -216,11 +216,13 @@ def swap_delta_scale(h, J, x):
     """``(1st percentile, median)`` of the nonzero |delta| of every swap from state ``x``."""
     n = x.shape[0]
     g = h.copy()
+    k = 0
     for i in range(n):
         if x[i]:
+            k += 1
             for t in range(n):
                 g[t] += J[i, t]
-    deltas = np.empty(n * n)
+    deltas = np.empty(k * (n - k))
     m = 0
     for i in range(n):
         if x[i]:
