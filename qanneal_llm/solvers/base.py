@@ -31,34 +31,36 @@ def states_from_sampleset(sampleset: dimod.SampleSet, n: int) -> np.ndarray:
 class BQMBackend:
     """A backend that solves the penalty form with a dimod sampler.
 
-    Subclasses say which sampler to use and which options it takes; ``penalty`` overrides the
-    calibrated penalty weight.
+    Subclasses say which sampler to use (:meth:`sampler`), which call options it gets
+    (:meth:`sample_options`; ``takes_seed`` passes the seed on) and what else to report
+    (:meth:`extra_info`); ``penalty`` overrides the calibrated penalty weight.
     """
 
     name = "bqm"
+    takes_seed = False
 
-    def sampler(self):
+    def sampler(self, seed: int):
         raise NotImplementedError
 
-    def sample_options(self, seed: int, options: dict) -> dict:
-        return options
+    def sample_options(self, bqm: dimod.BinaryQuadraticModel, seed: int, options: dict) -> dict:
+        return {"seed": seed, **options} if self.takes_seed else options
+
+    def extra_info(self, sampleset: dimod.SampleSet, options: dict) -> dict:
+        return {}
 
     def sample(self, model: SubsetModel, *, seed: int, penalty: float | None = None, **options):
         bqm = model.to_bqm(penalty)
-        sampler = self.sampler()
+        sampler = self.sampler(seed)
+        options = self.sample_options(bqm, seed, options)
         start = time.perf_counter()
-        sampleset = sampler.sample(bqm, **self.sample_options(seed, options))
+        sampleset = sampler.sample(bqm, **options)
         sampleset.resolve()
-        seconds = time.perf_counter() - start
         info = {
             "penalty": model.penalty_strength() if penalty is None else float(penalty),
             "num_variables": bqm.num_variables,
             "num_samples": len(sampleset),
-            "sample_seconds": seconds,
+            "sample_seconds": time.perf_counter() - start,
             "best_bqm_energy": float(sampleset.first.energy),
+            **self.extra_info(sampleset, options),
         }
-        info.update(self.extra_info(sampleset))
         return Samples(states_from_sampleset(sampleset, model.n), info, sampleset)
-
-    def extra_info(self, sampleset: dimod.SampleSet) -> dict:
-        return {}

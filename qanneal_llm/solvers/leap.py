@@ -69,47 +69,25 @@ class QPUBackend(BQMBackend):
 
         return EmbeddingComposite(self.child_sampler(seed))
 
-    def sample(
-        self,
-        model: SubsetModel,
-        *,
-        seed: int,
-        penalty: float | None = None,
-        chain_strength: float | None = None,
-        num_reads: int = 100,
-        **options,
-    ) -> Samples:
+    def sample_options(self, bqm, seed, options):
         from dwave.embedding.chain_strength import uniform_torque_compensation
 
-        bqm = model.to_bqm(penalty)
-        if chain_strength is None:
-            chain_strength = float(uniform_torque_compensation(bqm))
-        sampler = self.sampler(seed)
-        start = time.perf_counter()
-        sampleset = sampler.sample(
-            bqm,
-            chain_strength=chain_strength,
-            num_reads=num_reads,
-            return_embedding=True,
-            **options,
-        )
-        sampleset.resolve()
+        options = {"num_reads": 100, **options, "return_embedding": True}
+        if options.get("chain_strength") is None:
+            options["chain_strength"] = float(uniform_torque_compensation(bqm))
+        return options
+
+    def extra_info(self, sampleset, options):
         embedding = sampleset.info.get("embedding_context", {}).get("embedding", {})
         chain_lengths = [len(chain) for chain in embedding.values()]
-        info = {
-            "penalty": model.penalty_strength() if penalty is None else float(penalty),
-            "chain_strength": chain_strength,
-            "num_variables": bqm.num_variables,
-            "num_samples": len(sampleset),
-            "num_reads": num_reads,
-            "sample_seconds": time.perf_counter() - start,
-            "best_bqm_energy": float(sampleset.first.energy),
+        return {
+            "chain_strength": options["chain_strength"],
+            "num_reads": options["num_reads"],
             "chain_break_fraction": float(np.mean(sampleset.record.chain_break_fraction)),
             "max_chain_length": max(chain_lengths, default=0),
             "qubits": int(sum(chain_lengths)),
             "qpu_timing": dict(sampleset.info.get("timing", {})),
         }
-        return Samples(states_from_sampleset(sampleset, model.n), info, sampleset)
 
 
 class MockQPUBackend(QPUBackend):

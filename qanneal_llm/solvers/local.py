@@ -15,7 +15,7 @@ from qanneal_llm.solvers.swap_annealer import plan_anneal, run_plans, swap_annea
 
 
 class AnnealBackend:
-    """Constraint-preserving swap annealing with a steepest-descent polish (the default)."""
+    """Constraint-preserving swap annealing, then descent and swap tabu search (the default)."""
 
     name = "anneal"
 
@@ -40,28 +40,24 @@ class NealBackend(BQMBackend):
     """dwave-samplers' simulated annealing (neal) on the penalty BQM, at its own defaults."""
 
     name = "neal"
+    takes_seed = True
 
-    def sampler(self):
+    def sampler(self, seed):
         from dwave.samplers import SimulatedAnnealingSampler
 
         return SimulatedAnnealingSampler()
-
-    def sample_options(self, seed, options):
-        return {"seed": seed, **options}
 
 
 class TabuBackend(BQMBackend):
     """dwave-samplers' multistart tabu search on the penalty BQM."""
 
     name = "tabu"
+    takes_seed = True
 
-    def sampler(self):
+    def sampler(self, seed):
         from dwave.samplers import TabuSampler
 
         return TabuSampler()
-
-    def sample_options(self, seed, options):
-        return {"seed": seed, **options}
 
 
 class DimodSamplerBackend(BQMBackend):
@@ -71,7 +67,7 @@ class DimodSamplerBackend(BQMBackend):
         self._sampler = sampler
         self.name = type(sampler).__name__
 
-    def sampler(self):
+    def sampler(self, seed):
         return self._sampler
 
 
