@@ -17,7 +17,7 @@ from qanneal_llm.qubo import (
     subset_model,
 )
 from qanneal_llm.qubo.features import relevance_redundancy
-from qanneal_llm.solvers import model_from_cqm
+from qanneal_llm.solvers import model_from_cqm, solve
 
 
 def random_slate(n, k, seed, groups=False):
@@ -138,6 +138,28 @@ def test_reduced_model_keeps_forced_choices_and_objective():
     x = model.expand(x_free, free)
     assert x[0] == 1 and x[7] == 0
     assert reduced.objective(x_free) == pytest.approx(model.objective(x))
+
+
+@given(st.integers(0, 10_000))
+@settings(max_examples=30, deadline=None)
+def test_feasible_rows_agrees_with_is_feasible(seed):
+    rng = np.random.default_rng(seed)
+    n = 9
+    model = slate_model(
+        rng.random(n),
+        4,
+        vectors=rng.normal(size=(n, 3)),
+        groups={"a": [0, 1, 2, 3], "b": [3, 4, 5]},
+        group_bounds={"a": (1, 2), "b": (None, 1)},
+        forced_in=[6],
+        forced_out=[8],
+    )
+    states = rng.integers(0, 2, size=(40, n))
+    states[:20, 6], states[:20, 8] = 1, 0  # many rows that keep the forced choices
+    states[0] = model.expand(solve(model.reduced()[0], "exact").x, model.reduced()[1])
+    expected = [model.is_feasible(x) for x in states]
+    assert expected[0] and not all(expected)
+    assert model.feasible_rows(states).tolist() == expected
 
 
 def test_violations_name_what_is_broken():

@@ -93,6 +93,21 @@ class SubsetModel:
     def is_feasible(self, x) -> bool:
         return not self.violations(x)
 
+    def feasible_rows(self, states) -> np.ndarray:
+        """Whether each row of ``states`` ``(m, n)`` meets every constraint (vectorised
+        :meth:`is_feasible`, for checking many samples at once)."""
+        states = np.atleast_2d(np.asarray(states))
+        ok = np.all((states == 0) | (states == 1), axis=1) & (states.sum(axis=1) == self.k)
+        if self.groups.size:
+            counts = states @ self.groups.T.astype(np.int64)
+            lo, hi = self.group_bounds[:, 0], self.group_bounds[:, 1]
+            ok &= np.all((counts >= lo) & (counts <= hi), axis=1)
+        if self.forced_in is not None:
+            ok &= np.all(states[:, self.forced_in] == 1, axis=1)
+        if self.forced_out is not None:
+            ok &= np.all(states[:, self.forced_out] == 0, axis=1)
+        return ok
+
     def decode(self, x) -> list:
         """The ids of the chosen candidates, in candidate order."""
         return self.ids[np.asarray(x).astype(bool)].tolist()

@@ -67,7 +67,9 @@ def plan_anneal(
     rng = np.random.default_rng(seed)
     if initial_states is not None:
         x0 = np.atleast_2d(np.asarray(initial_states, dtype=np.int8))
-        bad = [r for r, x in enumerate(x0) if not model.is_feasible(x)]
+        bad = (
+            np.flatnonzero(~model.feasible_rows(x0)).tolist() if x0.shape[1:] == (model.n,) else []
+        )
         if x0.shape != (num_reads, model.n) or bad:
             raise ValueError(
                 f"initial_states must be {num_reads} feasible rows of length {model.n}"
