@@ -194,7 +194,8 @@ def test_turnover_one_way_and_drift():
 @settings(max_examples=50, deadline=None)
 @given(hnp.arrays(np.float64, st.integers(2, 60), elements=st.floats(-0.5, 0.5)))
 def test_finance_invariants(r):
-    assert 0.0 <= M.max_drawdown(r) < 1.0
+    # returns above -100% never lose everything, but 60 losses of 50% round to a drawdown of 1.0
+    assert 0.0 <= M.max_drawdown(r) <= 1.0
     assert M.cvar(r) >= -r.mean() - 1e-12
     if np.std(r) > 1e-6:
         assert M.sharpe_ratio(3 * r) == pytest.approx(M.sharpe_ratio(r))
