@@ -35,13 +35,12 @@ else:
 scores = head.decision_function(np.arange(split.data.n_users))
 cands, cand_scores = rec.candidate_lists(scores, split, 30)
 cands, cand_scores = cands[:3], cand_scores[:3]  # QPU time is precious: three users
-unit = item_vectors / np.linalg.norm(item_vectors, axis=1, keepdims=True)
 for u, (cand, score) in enumerate(zip(cands, cand_scores, strict=True)):
     relevance = (score - score.min()) / (score.max() - score.min())
     model = slate_model(
         relevance,
         10,
-        similarity=unit[cand] @ unit[cand].T,
+        vectors=item_vectors[cand],
         diversity=0.1,
         ids=split.data.item_ids[cand].tolist(),
     )

@@ -215,23 +215,21 @@ def _setup(h, J, G, x, chosen, unchosen, g, counts):
 def swap_delta_scale(h, J, x):
     """``(1st percentile, median)`` of the nonzero |delta| of every swap from state ``x``."""
     n = x.shape[0]
-    g = h.copy()
     k = 0
     for i in range(n):
-        if x[i]:
-            k += 1
-            for t in range(n):
-                g[t] += J[i, t]
+        k += x[i]
+    chosen = np.empty(k, np.int64)
+    unchosen = np.empty(n - k, np.int64)
+    g = np.empty(n)
+    _setup(h, J, np.zeros((0, n), np.int64), x, chosen, unchosen, g, np.empty(0, np.int64))
     deltas = np.empty(k * (n - k))
     m = 0
-    for i in range(n):
-        if x[i]:
-            for j in range(n):
-                if not x[j]:
-                    d = abs(g[j] - g[i] - J[i, j])
-                    if d > 0:
-                        deltas[m] = d
-                        m += 1
+    for i in chosen:
+        for j in unchosen:
+            d = abs(g[j] - g[i] - J[i, j])
+            if d > 0:
+                deltas[m] = d
+                m += 1
     if m == 0:
         return 0.0, 0.0
     deltas = np.sort(deltas[:m])

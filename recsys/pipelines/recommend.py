@@ -224,11 +224,6 @@ def _relevance(cand_scores: np.ndarray) -> np.ndarray:
     return np.divide(cand_scores - low, span, out=np.zeros_like(cand_scores), where=span > 0)
 
 
-def _unit(vectors) -> np.ndarray:
-    v = np.asarray(vectors, dtype=np.float64)
-    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-
-
 def qubo_slates(
     cands,
     cand_scores,
@@ -245,17 +240,16 @@ def qubo_slates(
     Slates are returned in descending relevance. The summary counts feasible, repaired and
     polished answers and records the solver, base seed and time.
     """
-    unit = _unit(item_vectors)
+    vectors = np.asarray(item_vectors, dtype=np.float64)
     rel = _relevance(np.asarray(cand_scores, dtype=np.float64))
     started = time.perf_counter()
     results = []
     chunks = range(0, cands.shape[0], _SOLVE_CHUNK)
     for c, start in enumerate(_progress(chunks, show_progress, desc="slate QUBOs", unit="chunk")):
         rows = range(start, min(start + _SOLVE_CHUNK, cands.shape[0]))
-        models = []
-        for u in rows:
-            vec = unit[cands[u]]
-            models.append(slate_model(rel[u], k, similarity=vec @ vec.T, diversity=diversity))
+        models = [
+            slate_model(rel[u], k, vectors=vectors[cands[u]], diversity=diversity) for u in rows
+        ]
         chunk_seed = int(np.random.SeedSequence((int(seed), c)).generate_state(1)[0] >> 1)
         results.extend(solve_many(models, solver, seed=chunk_seed, **options))
     slates = np.empty((cands.shape[0], k), dtype=np.int64)
@@ -281,14 +275,14 @@ def qubo_slates(
 def rerank_baseline(cands, cand_scores, item_vectors, k, method="mmr", weight=0.5):
     """MMR (``weight`` = its lambda) or greedy DPP (``weight`` = theta) on the same candidates
     and relevance as the QUBO; lists in descending relevance like :func:`qubo_slates`."""
-    unit = _unit(item_vectors)
+    vectors = np.asarray(item_vectors, dtype=np.float64)
     rel = _relevance(np.asarray(cand_scores, dtype=np.float64))
     out = np.empty((cands.shape[0], k), dtype=np.int64)
     for u in range(cands.shape[0]):
         if method == "mmr":
-            chosen = mmr(rel[u], unit[cands[u]], k, lambda_=weight)
+            chosen = mmr(rel[u], vectors[cands[u]], k, lambda_=weight)
         elif method == "dpp":
-            chosen = dpp_greedy(rel[u], unit[cands[u]], k, theta=weight)
+            chosen = dpp_greedy(rel[u], vectors[cands[u]], k, theta=weight)
         else:
             raise ValueError(f"method must be 'mmr' or 'dpp', got {method!r}")
         chosen = chosen[np.argsort(-rel[u, chosen], kind="stable")]
