@@ -2,8 +2,8 @@
 
 Penalty backends (neal, tabu, the QPU, hybrid BQM) can return samples that break the cardinality
 or a group bound. Rather than hand such a sample to a user, we repair it with the cheapest greedy
-moves that restore feasibility, then polish it with steepest-descent swaps. Callers mark the
-result as repaired, so the user always knows.
+moves that restore feasibility; :func:`polish` then improves it with steepest-descent swaps.
+Callers mark the result as repaired, so the user always knows.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ def repair(model: SubsetModel, x, rng: np.random.Generator) -> np.ndarray:
 
     Candidates are dropped while too many are chosen or a group is over its maximum (the one
     whose removal lowers the objective most first), then added while too few are chosen or a
-    group is under its minimum (cheapest first, members of short groups first). If greedy moves
-    cannot meet the bounds, a random feasible start is used instead.
+    group is under its minimum (cheapest first, members of groups under their minimum first).
+    If greedy moves cannot meet the bounds, a random feasible start is used instead.
     """
     x = np.asarray(x).astype(np.int8).copy()
     h, J = model.linear, model.quadratic
