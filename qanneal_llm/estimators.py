@@ -125,9 +125,12 @@ class QUBOFeatureSelector(SelectorMixin, BaseEstimator):
     def fit(self, X, y):
         """Build the feature QUBO from ``X`` (n_samples, n_features) and ``y``, then solve it.
 
-        A non-numeric ``y`` (class labels) is encoded as class codes first.
+        A non-numeric 1-D ``y`` (class labels) is encoded as class codes first. A 2-D ``y``
+        (n_samples, n_targets), e.g. a multi-label indicator matrix, must be numeric; each
+        feature's relevance is then its mean relevance over the targets
+        (:func:`~qanneal_llm.qubo.features.relevance_redundancy`).
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False, multi_output=True)
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
         if X.shape[0] < 3:
@@ -136,11 +139,14 @@ class QUBOFeatureSelector(SelectorMixin, BaseEstimator):
                 f" n_samples = {X.shape[0]}"
             )
         y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (one target per sample), got shape {y.shape}")
+        if y.ndim == 2 and not np.issubdtype(y.dtype, np.number):
+            raise ValueError(
+                "a 2-D y must be numeric (a 0/1 indicator matrix for multi-label targets);"
+                " encode it with sklearn.preprocessing.MultiLabelBinarizer first"
+            )
         if not np.issubdtype(y.dtype, np.number):
             y = np.unique(y, return_inverse=True)[1]
-        y = finite_array(y, "y", 1)
+        y = finite_array(y, "y", y.ndim)
         self.k_ = self._resolve_k(X.shape[1])
         model = feature_model(
             X, y, self.k_, method=self.method, redundancy=self.redundancy, n_bins=self.n_bins
@@ -160,6 +166,7 @@ class QUBOFeatureSelector(SelectorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
+        tags.target_tags.multi_output = True
         return tags
 
 

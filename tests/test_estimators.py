@@ -91,3 +91,15 @@ def test_slate_selector_ids_similarity_and_errors():
         SlateSelector().fit([[1.0]], [1.0], similarity=[[1.0]])
     with pytest.raises(ValueError, match="k = 5 exceeds"):
         SlateSelector(k=5).fit([[1, 0], [0, 1]], [0.5, 0.5])
+
+
+def test_multi_label_y_keeps_a_feature_for_each_label():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6))
+    Y = np.column_stack([X[:, 1] > 0, X[:, 4] > 0.5, X[:, 1] + 0.1 * X[:, 0] > 0]).astype(int)
+    sel = QUBOFeatureSelector(k=2, solver="exact").fit(X, Y)
+    assert sel.get_support(indices=True).tolist() == [1, 4]  # label 2 alone would not pick 4
+    only_first = QUBOFeatureSelector(k=2, solver="exact", redundancy=0).fit(X, Y[:, [0, 2]])
+    assert 4 not in only_first.get_support(indices=True)
+    with pytest.raises(ValueError, match="MultiLabelBinarizer"):
+        QUBOFeatureSelector(k=2).fit(X, np.array([["a", "b"]] * 300))

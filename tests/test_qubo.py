@@ -268,3 +268,18 @@ def test_collaborative_features_follow_the_collaborative_similarity():
 def test_subset_model_ids_decode():
     model = subset_model([0.0, 1.0, 2.0], np.zeros((3, 3)), 2, ids=["x", "y", "z"])
     assert model.decode([1, 0, 1]) == ["x", "z"]
+
+
+@pytest.mark.parametrize("method", ["correlation", "mutual_info", "conditional_mi"])
+def test_multi_label_relevance_is_the_mean_over_labels(method):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 5))
+    Y = np.column_stack([X[:, 0] > 0, X[:, 2] + 0.3 * rng.normal(size=120) > 0.5]).astype(float)
+    rel, pair = relevance_redundancy(X, Y, method, n_bins=4)
+    per_label = [relevance_redundancy(X, Y[:, j], method, n_bins=4) for j in range(2)]
+    np.testing.assert_allclose(rel, np.mean([r for r, _ in per_label], axis=0), atol=1e-6)
+    np.testing.assert_allclose(pair, np.mean([p for _, p in per_label], axis=0), atol=1e-6)
+    one = relevance_redundancy(X, Y[:, :1], method, n_bins=4)  # a one-column 2-D y is 1-D y
+    np.testing.assert_allclose(one[0], per_label[0][0], atol=1e-6)
+    with pytest.raises(ValueError, match="rows but y has"):
+        relevance_redundancy(X, Y[:-1], method)

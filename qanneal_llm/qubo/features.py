@@ -76,44 +76,59 @@ def _target_codes(y: np.ndarray, n_bins: int) -> np.ndarray:
 
 def relevance_redundancy(X, y, method: str = "correlation", n_bins: int = 8):
     """``(relevance (d,), pair (d, d))`` for ``method``; ``pair`` is a redundancy to penalise
-    (correlation, mutual_info) or, for conditional_mi, a bonus (returned negated)."""
+    (correlation, mutual_info) or, for conditional_mi, a bonus (returned negated).
+
+    A 2-D ``y`` of shape (n, t), such as a multi-label indicator matrix, is scored one column
+    at a time and the relevance (and the conditional-MI pair bonus) averaged over the ``t``
+    columns, so every label counts alike however rare it is; redundancy does not involve ``y``.
+    """
     X = finite_array(X, "X", 2)
-    y = finite_array(y, "y", 1)
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}; they must match")
+    Y = finite_array(y, "y", 2 if np.ndim(y) == 2 else 1)
+    Y = Y[:, None] if Y.ndim == 1 else Y
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {Y.shape[0]}; they must match")
     if X.shape[0] < 3:
         raise ValueError("need at least 3 samples to estimate relevance and redundancy")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
     n, d = X.shape
     if method == "correlation":
-        Z, zy = standardize(X), standardize(y[:, None])[:, 0]
-        return np.abs(Z.T @ zy) / n, np.abs(Z.T @ Z) / n
+        Z, zy = standardize(X), standardize(Y)
+        return (np.abs(Z.T @ zy) / n).mean(axis=1), np.abs(Z.T @ Z) / n
     codes = quantile_bins(X, n_bins)
     onehot = _one_hot(codes, n_bins)
-    ycodes = _target_codes(y, n_bins)
-    classes = int(ycodes.max()) + 1
-    yhot = np.zeros((n, classes), dtype=np.float32)
-    yhot[np.arange(n), ycodes] = 1.0
-    joint_xy = (onehot.T @ yhot).reshape(d, n_bins, classes) / n
-    relevance = _mi_from_joint(joint_xy, (1,), (2,))
+    relevance, bonus = np.zeros(d), np.zeros((d, d))
+    for column in Y.T:
+        ycodes = _target_codes(column, n_bins)
+        classes = int(ycodes.max()) + 1
+        yhot = np.zeros((n, classes), dtype=np.float32)
+        yhot[np.arange(n), ycodes] = 1.0
+        joint_xy = (onehot.T @ yhot).reshape(d, n_bins, classes) / n
+        relevance += _mi_from_joint(joint_xy, (1,), (2,)) / Y.shape[1]
+        if method == "conditional_mi":
+            bonus += _conditional_mi_bonus(onehot, yhot, d, n_bins) / Y.shape[1]
     if method == "mutual_info":
         joint = (onehot.T @ onehot).reshape(d, n_bins, d, n_bins) / n
         return relevance, _mi_from_joint(joint, (1,), (3,))
-    # conditional_mi: I(X_i; Y | X_j) = sum p(xi,xj,y) log p(xj) p(xi,xj,y) / (p(xi,xj) p(xj,y))
+    return relevance, -bonus
+
+
+def _conditional_mi_bonus(onehot, yhot, d: int, n_bins: int) -> np.ndarray:
+    """Symmetrised ``I(X_i; Y | X_j)`` =
+    sum p(xi,xj,y) log p(xj) p(xi,xj,y) / (p(xi,xj) p(xj,y))."""
+    classes = yhot.shape[1]
     joint3 = (
         np.stack(
             [(onehot * yhot[:, c : c + 1]).T @ onehot for c in range(classes)], axis=-1
         ).reshape(d, n_bins, d, n_bins, classes)
-        / n
+        / onehot.shape[0]
     )
     p_ij = joint3.sum(axis=4, keepdims=True)
     p_jy = joint3.sum(axis=1, keepdims=True)
     p_j = joint3.sum(axis=(1, 4), keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         cmi = np.nansum(joint3 * np.log(p_j * joint3 / (p_ij * p_jy)), axis=(1, 3, 4))
-    bonus = (cmi + cmi.T) / 2
-    return relevance, -bonus
+    return (cmi + cmi.T) / 2
 
 
 def feature_model(
