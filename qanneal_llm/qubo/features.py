@@ -15,8 +15,14 @@ Entropy 2021) it keeps the content features whose item-item similarity agrees wi
 collaborative item-item similarity.
 
 The pair terms are scaled by ``2 / k`` so that, at exactly k chosen, relevance and redundancy are
-weighed like mRMR's ``mean relevance - mean redundancy`` at ``redundancy=1``. Constant columns get
-zero relevance and zero redundancy instead of NaN (real MiniLM embeddings have such dimensions).
+weighed like mRMR's ``mean relevance - mean redundancy`` at ``redundancy=1``.
+
+Degenerate columns are never chosen while an informative one is left. A column is degenerate when
+its spread is negligible next to its own magnitude or next to the widest column
+(:func:`informative_columns`): all-MiniLM-L6-v2 has dimensions that are exactly constant on real
+texts (127, 223) and one of magnitude ~1e-8 (319) that an absolute cutoff would rescale into a
+unit-variance "feature". Every builder forces such columns out of the model (or, if fewer than
+``k`` informative columns exist, forces all the informative ones in), so no solver can pick them.
 """
 
 from __future__ import annotations
@@ -29,16 +35,46 @@ import scipy.sparse as sp
 from qanneal_llm._validation import cardinality, finite_array
 from qanneal_llm.qubo.model import SubsetModel, subset_model
 
+__all__ = [
+    "METHODS",
+    "collaborative_feature_model",
+    "feature_model",
+    "informative_columns",
+    "relevance_redundancy",
+    "standardize",
+]
+
 METHODS = ("correlation", "mutual_info", "conditional_mi")
 
 
+RTOL = 1e-6
+
+
+def informative_columns(X, rtol: float = RTOL) -> np.ndarray:
+    """Boolean mask of the columns whose spread is not negligible.
+
+    A column is degenerate when its standard deviation is at most ``rtol`` times its own largest
+    magnitude (a constant, up to float rounding) or at most ``rtol`` times the largest column
+    standard deviation (a column living at a scale ~1e-6 below the others, such as MiniLM's
+    ~1e-8 dimension). Rescale features first if their units truly differ by a factor of 1e6.
+
+    >>> informative_columns([[1.0, 5.0, 1e-8], [2.0, 5.0, 3e-8]]).tolist()
+    [True, False, False]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    std = X.std(axis=0)
+    magnitude = np.abs(X).max(axis=0)
+    widest = float(std.max()) if std.size else 0.0
+    return (std > rtol * magnitude) & (std > rtol * widest)
+
+
 def standardize(X: np.ndarray) -> np.ndarray:
-    """Centre and scale columns; constant columns become zeros rather than NaN."""
+    """Centre and scale columns; degenerate columns (:func:`informative_columns`) become zeros."""
+    X = np.asarray(X, dtype=np.float64)
     centred = X - X.mean(axis=0)
     std = centred.std(axis=0)
-    return np.divide(
-        centred, std, out=np.zeros_like(centred), where=std > 1e-12 * (1 + np.abs(X).max())
-    )
+    keep = informative_columns(X)
+    return np.divide(centred, std, out=np.zeros_like(centred), where=keep)
 
 
 def quantile_bins(X: np.ndarray, n_bins: int) -> np.ndarray:
@@ -153,7 +189,15 @@ def feature_model(
     True
     """
     relevance, pair = relevance_redundancy(X, y, method, n_bins)
-    return _model_from_scores(relevance, pair, k, redundancy, feature_names, f"features:{method}")
+    return _model_from_scores(
+        relevance,
+        pair,
+        k,
+        redundancy,
+        feature_names,
+        f"features:{method}",
+        informative_columns(np.asarray(X, dtype=np.float64)),
+    )
 
 
 def collaborative_feature_model(
@@ -191,13 +235,30 @@ def collaborative_feature_model(
     relevance = agreement / scale if scale > 0 else agreement
     redundancy_matrix = np.abs(Z.T @ Z) / n_items
     return _model_from_scores(
-        relevance, redundancy_matrix, k, redundancy, feature_names, "features:collaborative"
+        relevance,
+        redundancy_matrix,
+        k,
+        redundancy,
+        feature_names,
+        "features:collaborative",
+        informative_columns(F),
     )
 
 
-def _model_from_scores(relevance, pair, k, redundancy, feature_names, name) -> SubsetModel:
+def _model_from_scores(
+    relevance, pair, k, redundancy, feature_names, name, informative
+) -> SubsetModel:
     d = relevance.shape[0]
     k = cardinality(k, d, "features")
+    ids = list(range(d)) if feature_names is None else list(feature_names)
+    if len(ids) != d:
+        raise ValueError(f"feature_names must name each of the {d} features, got {len(ids)}")
+    degenerate = [key for key, ok in zip(ids, informative, strict=True) if not ok]
+    useful = [key for key, ok in zip(ids, informative, strict=True) if ok]
+    if len(useful) >= k:
+        forced = {"forced_out": degenerate or None}
+    else:  # every informative column is in; constant ones only fill the remaining slots
+        forced = {"forced_in": useful or None}
     if not np.isfinite(redundancy) or redundancy < 0:
         raise ValueError(f"redundancy must be a finite number >= 0, got {redundancy!r}")
     pair = np.array(pair, dtype=np.float64)
@@ -212,4 +273,5 @@ def _model_from_scores(relevance, pair, k, redundancy, feature_names, name) -> S
         ids=feature_names,
         components={"relevance": (lin, None), "redundancy": (None, quad)},
         name=name,
+        **forced,
     )
