@@ -113,6 +113,7 @@ def solve_many(
     seed: int | None = None,
     n_jobs: int | None = None,
     polish: bool = True,
+    executor=None,
     **options,
 ) -> list[SelectionResult]:
     """Solve many models: problem ``i`` gets seed ``seed_stream(seed, len(models))[i]``.
@@ -120,11 +121,32 @@ def solve_many(
     Backends with a batch mode (the default ``anneal``) prepare every problem first, then run
     them on ``n_jobs`` threads (default: all cores) with the GIL released; each result is
     identical to ``solve(models[i], solver, seed=seeds[i], **options)``. Other backends are
-    called one problem at a time.
+    called one problem at a time. ``executor="ray"`` (or a
+    :class:`qanneal_llm.distributed.RayExecutor`) solves chunks of ``models`` on a Ray cluster
+    instead, with the same seeds and the same results.
     """
-    backend = get_backend(solver)
     seed = new_seed() if seed is None else int(seed)
+    if executor is not None:
+        from qanneal_llm.distributed import as_executor
+
+        runner = as_executor(executor)
+        return list(runner.solve_iter(models, solver, seed=seed, polish=polish, **options))
     seeds = [int(s) for s in seed_stream(seed, len(models))]
+    return solve_batch(models, seeds, solver, n_jobs=n_jobs, polish=polish, **options)
+
+
+def solve_batch(
+    models: Sequence[SubsetModel],
+    seeds: Sequence[int],
+    solver="anneal",
+    *,
+    n_jobs: int | None = None,
+    polish: bool = True,
+    **options,
+) -> list[SelectionResult]:
+    """:func:`solve_many` with one given seed per model (what each worker of a distributed
+    batch runs on its chunk)."""
+    backend = get_backend(solver)
     if not hasattr(backend, "sample_many"):
         return [
             solve(m, backend, seed=s, polish=polish, **options)
@@ -216,4 +238,3 @@ def finish(model, reduced, free, samples, solver_name, seed, polish, backend_sec
         info=info,
         sampleset=sampleset,
     )
-

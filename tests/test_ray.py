@@ -1,0 +1,121 @@
+"""Solving and embedding on a local Ray cluster give exactly the local answers."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qanneal_llm.distributed import RayExecutor, local_cluster_options, seed_block
+from qanneal_llm.qubo import slate_model
+from qanneal_llm.solvers import seed_stream, solve_many
+from qanneal_llm.solvers.local import AnnealBackend
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    ray.init(**local_cluster_options(num_cpus=2))
+    yield ray
+    ray.shutdown()
+
+
+def _models(count, seed=0, max_n=30):
+    rng = np.random.default_rng(seed)
+    models = []
+    for i in range(count):
+        n = int(rng.integers(6, max_n))
+        k = n if i == 3 else (1 if i == 4 else int(rng.integers(1, n)))
+        forced = [0] if i % 5 == 4 else None  # 3 and 4 leave nothing to solve
+        models.append(
+            slate_model(
+                rng.random(n), k, vectors=rng.normal(size=(n, 8)), ids=range(n), forced_in=forced
+            )
+        )
+    return models
+
+
+def _same(local, remote):
+    assert len(local) == len(remote)
+    for a, b in zip(local, remote, strict=True):
+        assert (a.ids, a.seed, a.solver) == (b.ids, b.seed, b.solver)
+        assert np.array_equal(a.x, b.x)
+        assert a.objective == b.objective and a.breakdown == b.breakdown
+        assert (a.feasible, a.repaired, a.polished) == (b.feasible, b.repaired, b.polished)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    seed=st.integers(0, 2**64),
+    start=st.integers(0, 300),
+    length=st.integers(0, 300),
+)
+def test_seed_block_is_a_slice_of_the_local_seed_stream(seed, start, length):
+    expected = seed_stream(seed, start + length)[start:]
+    assert np.array_equal(seed_block(seed, start, start + length), expected)
+
+
+@pytest.mark.parametrize(
+    "chunk_size, cpus_per_task, max_in_flight",
+    [(1, 1, None), (3, 2, None), (7, 1, 1), (100, 1, None)],
+)
+def test_ray_solve_many_equals_local(ray_cluster, chunk_size, cpus_per_task, max_in_flight):
+    models = _models(24)
+    local = solve_many(models, seed=11)
+    executor = RayExecutor(
+        chunk_size=chunk_size, cpus_per_task=cpus_per_task, max_in_flight=max_in_flight
+    )
+    _same(local, solve_many(models, seed=11, executor=executor))
+
+
+def test_one_problem_at_a_time_backends_equal_local_too(ray_cluster):
+    models = _models(6, seed=1, max_n=12)
+    local = solve_many(models, "exact", seed=5)
+    _same(local, solve_many(models, "exact", seed=5, executor=RayExecutor(chunk_size=2)))
+
+
+def test_a_stream_is_drawn_lazily_and_yielded_in_order(ray_cluster):
+    models = _models(30, seed=2)
+    drawn = []
+
+    def stream():
+        for i, model in enumerate(models):
+            drawn.append(i)
+            yield model
+
+    executor = RayExecutor(chunk_size=4, max_in_flight=2)
+    results = executor.solve_iter(stream(), seed=3)
+    first = next(results)
+    assert len(drawn) <= 4 * 3  # two chunks in flight plus the one being refilled, not all 30
+    _same(solve_many(models, seed=3), [first, *results])
+
+
+def test_a_worker_that_dies_mid_batch_is_retried_and_every_result_comes_once(ray_cluster, tmp_path):
+    marker = tmp_path / "died-once"
+
+    class DiesOnce(AnnealBackend):
+        def sample_many(self, models, seeds, **options):
+            if not marker.exists():
+                marker.write_text("the first attempt killed its worker")
+                os._exit(1)
+            return super().sample_many(models, seeds, **options)
+
+    models = _models(12, seed=4)
+    remote = solve_many(models, DiesOnce(), seed=9, executor=RayExecutor(chunk_size=5))
+    assert marker.exists()
+    _same(solve_many(models, seed=9), remote)
+
+
+def test_unknown_solver_and_executor_fail_on_the_driver(ray_cluster):
+    with pytest.raises(ValueError, match="unknown solver"):
+        solve_many(_models(2), "no-such-solver", executor="ray")
+    with pytest.raises(ValueError, match="unknown executor 'spark'"):
+        solve_many(_models(2), executor="spark")
+
+
+def test_ray_requested_but_not_installed_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ImportError, match=r"pip install 'qanneal-llm\[ray\]'"):
+        solve_many(_models(2), seed=0, executor="ray")
