@@ -10,6 +10,10 @@ Ledoit and Wolf shrink it toward a target with few parameters: a constant correl
   assets' centred text embeddings and ``a, b >= 0``, ``a + b <= 1`` fitted by least squares to
   the window's sample correlations (two parameters, like constant correlation's one; the bounds
   keep the target positive semi-definite, since it is then ``a 11' + b S + (1 - a - b) I``);
+* ``"text_index"``: the single-index target plus text-structured residual correlation: the
+  market explains what all stocks share, and ``b * s_ij`` (``b`` in [0, 1] fitted by least
+  squares to the window's residual correlations) adds what companies in a similar business
+  share beyond it (market + industry, with the industries read from text);
 * ``"text_blocks"``: the assets are clustered by their text embeddings (average-linkage cosine)
   and the target correlation of a pair is the mean sample correlation of its pair of clusters:
   the sector blocks the text implies.
@@ -18,7 +22,8 @@ Every target keeps the sample variances on its diagonal. The intensity is Ledoit
 analytic one (asymptotically optimal under Frobenius loss) unless ``shrinkage`` fixes it. For
 the correlation-structured targets it is LW 2004's formula with the target correlation of each
 pair in place of the constant one; the fitted target parameters are treated as fixed, as LW
-treat their mean correlation.
+treat their mean correlation. ``"text_index"`` uses the single-index intensity of LW 2003 (its
+text part treated as fixed).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from qanneal_llm._validation import finite_array
 
 __all__ = ["TARGETS", "TargetShrinkage", "text_similarity"]
 
-TARGETS = ("constant_correlation", "single_index", "text_similarity", "text_blocks")
+TARGETS = ("constant_correlation", "single_index", "text_similarity", "text_blocks", "text_index")
 
 
 def text_similarity(embeddings) -> np.ndarray:
@@ -115,8 +120,10 @@ class TargetShrinkage(BaseEstimator):
         if np.any(var <= 0):
             raise ValueError("an asset has zero variance in the window; drop it or widen it")
         std = np.sqrt(var)
-        if self.target == "single_index":
+        if self.target in ("single_index", "text_index"):
             target, intensity = _single_index(x, sample)
+            if self.target == "text_index":
+                target = target + self._residual_text_part(x, sample, target)
         else:
             corr = sample / np.outer(std, std)
             r_target = self._target_correlation(corr, n)
@@ -129,17 +136,39 @@ class TargetShrinkage(BaseEstimator):
         self.covariance_ = (cov + cov.T) / 2
         return self
 
-    def _target_correlation(self, corr: np.ndarray, n: int) -> np.ndarray:
-        off = ~np.eye(n, dtype=bool)
-        if self.target == "constant_correlation":
-            return np.full((n, n), corr[off].mean())
+    def _text_sim(self, n: int) -> np.ndarray:
         if self.embeddings is None:
             raise ValueError(f"target {self.target!r} needs embeddings= (one row per asset)")
         emb = finite_array(self.embeddings, "embeddings", 2)
         if emb.shape[0] != n:
             raise ValueError(f"embeddings need one row per asset ({n}), got {emb.shape[0]}")
+        return text_similarity(emb)
+
+    def _residual_text_part(self, x, sample, index_target) -> np.ndarray:
+        """``b s_ij sqrt(e_i e_j)`` off the diagonal, ``e`` the single-index residual
+        variances; with ``b`` in [0, 1] the whole target stays positive semi-definite."""
+        n = x.shape[1]
+        sim = self._text_sim(n)
+        mkt = x.mean(axis=1)
+        beta = x.T @ mkt / (mkt @ mkt)
+        resid = x - np.outer(mkt, beta)
+        e = np.clip(np.diag(index_target) - beta**2 * (mkt @ mkt) / x.shape[0], 1e-18, None)
+        sd = np.sqrt(e)
+        rc = (resid.T @ resid / x.shape[0]) / np.outer(sd, sd)
+        off = ~np.eye(n, dtype=bool)
+        s, r = sim[off], rc[off]
+        b = float(np.clip(s @ r / (s @ s), 0.0, 1.0)) if s @ s > 0 else 0.0
+        self.target_params_ = (0.0, b)
+        part = b * sim * np.outer(sd, sd)
+        np.fill_diagonal(part, 0.0)
+        return part
+
+    def _target_correlation(self, corr: np.ndarray, n: int) -> np.ndarray:
+        off = ~np.eye(n, dtype=bool)
+        if self.target == "constant_correlation":
+            return np.full((n, n), corr[off].mean())
+        sim = self._text_sim(n)
         if self.target == "text_similarity":
-            sim = text_similarity(emb)
             s, r = sim[off], corr[off]
             if np.ptp(s) <= 1e-12:
                 a, b = float(np.clip(r.mean(), 0.0, 1.0)), 0.0
@@ -152,7 +181,7 @@ class TargetShrinkage(BaseEstimator):
         n_blocks = self.n_blocks if self.n_blocks is not None else max(1, round(np.sqrt(n)))
         if not 1 <= n_blocks <= n:
             raise ValueError(f"n_blocks must be in 1..{n}, got {n_blocks}")
-        blocks = _text_blocks(emb, n_blocks)
+        blocks = _text_blocks(finite_array(self.embeddings, "embeddings", 2), n_blocks)
         self.blocks_ = blocks
         onehot = np.eye(blocks.max() + 1)[blocks]
         pair_sum = onehot.T @ np.where(off, corr, 0.0) @ onehot

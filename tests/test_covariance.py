@@ -114,3 +114,23 @@ def test_bad_input_is_named():
         TargetShrinkage().fit(np.column_stack([X[:, :3], np.ones(60)]))
     with pytest.raises(ValueError, match="undefined"):
         text_similarity(np.ones((3, 4)))
+
+
+def test_text_index_adds_industry_structure_to_the_market_model():
+    """Market plus industry returns, texts that encode the industries: the text-index target is
+    closer to the truth than the single-index one in most of 20 draws of 60 days."""
+    wins = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        labels = np.repeat(np.arange(4), 4)
+        beta = rng.uniform(0.7, 1.3, 16)
+        ind = np.eye(4)[labels] * 0.012
+        idio = rng.uniform(0.008, 0.015, 16)
+        cov = 0.01**2 * np.outer(beta, beta) + ind @ ind.T + np.diag(idio**2)
+        X = rng.multivariate_normal(np.zeros(16), cov, size=60)
+        emb = np.eye(4)[labels] + 0.05 * rng.normal(size=(16, 4))
+        text = TargetShrinkage("text_index", embeddings=emb).fit(X)
+        index = TargetShrinkage("single_index").fit(X)
+        wins += np.linalg.norm(text.target_ - cov) < np.linalg.norm(index.target_ - cov)
+        assert 0.0 <= text.target_params_[1] <= 1.0
+    assert wins >= 16
