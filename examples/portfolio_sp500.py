@@ -28,9 +28,9 @@ last_year = prices_to_returns(data.prices).iloc[-252:]
 selector = PortfolioSelector(
     k=5, semantic_penalty=0.05 / 252, embeddings=embeddings, weighting="min_variance", seed=0
 ).fit(last_year)
-print("QUBO picks:", selector.selected_, "|", selector.selection_)
+print("QUBO picks:", selector.ids_, "|", selector.result_)
 held = [round(float(w), 3) for w in selector.weights_[selector.support_]]
-print("weights:", dict(zip(selector.selected_, held, strict=True)))
+print("weights:", dict(zip(selector.ids_, held, strict=True)))
 minvar = MeanRisk(objective_function=ObjectiveFunction.MINIMIZE_RISK).fit(last_year)
 for name, model in (("qubo K=5 min-var", selector), ("skfolio min-var", minvar)):
     p = model.predict(last_year)

@@ -18,73 +18,64 @@ seed produced it, how long it took and whether the answer had to be repaired.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
-from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from qanneal_llm._validation import finite_array
+from qanneal_llm.base import BaseQUBOSelector, validate_data
 from qanneal_llm.qubo.features import METHODS, feature_model
 from qanneal_llm.qubo.selection import slate_model
-from qanneal_llm.solvers.registry import solve
-
-try:
-    from sklearn.utils.validation import validate_data
-except ImportError:  # scikit-learn < 1.6 validates through a method instead
-
-    def validate_data(estimator, *args, **kwargs):
-        return estimator._validate_data(*args, **kwargs)
-
 
 __all__ = ["QUBOFeatureSelector", "SlateSelector"]
 
 
-def _seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"seed must be an integer or None, got {seed!r}")
-    return None if seed is None else int(seed)
-
-
-def _options(solver_options) -> dict:
-    if solver_options is None:
-        return {}
-    if not isinstance(solver_options, dict):
-        raise ValueError(f"solver_options must be a dict or None, got {solver_options!r}")
-    return dict(solver_options)
-
-
-class QUBOFeatureSelector(SelectorMixin, BaseEstimator):
+class QUBOFeatureSelector(SelectorMixin, BaseQUBOSelector):
     """Keep the ``k`` features that best predict ``y`` without repeating each other.
+
+    A feature-selection transformer: plain top-k by relevance keeps near copies of the best
+    feature, and the QUBO's redundancy term is what drops them.
 
     Parameters
     ----------
-    k : int or float
+    k : int or float, default=0.5
         How many features to keep: an int in ``1..n_features``, or a fraction in ``(0, 1]`` of
         the features (rounded, at least one), handy when the width is not known in advance.
-    method : {"correlation", "mutual_info", "conditional_mi"}
+    method : {"correlation", "mutual_info", "conditional_mi"}, default="correlation"
         How relevance and redundancy are measured; see :mod:`qanneal_llm.qubo.features`.
-    redundancy : float
+    redundancy : float, default=1.0
         Weight of the redundancy penalty against relevance (0 = plain top-k by relevance).
-    n_bins : int
+    n_bins : int, default=8
         Quantile bins for the mutual-information methods.
-    solver : str or dimod sampler
+    solver : str or dimod sampler, default="anneal"
         Any backend of :func:`qanneal_llm.solve` ("anneal", "neal", "tabu", "exact",
         "mock-qpu", "leap-qpu", "leap-hybrid").
-    seed : int or None
+    seed : int or None, default=0
         Seeds the solver; ``None`` draws one and records it in ``result_.seed``.
-    solver_options : dict or None
+    solver_options : dict or None, default=None
         Extra options for the backend (``num_reads``, ``num_sweeps``, ...).
 
     Attributes
     ----------
-    support_ : ndarray of bool, shape (n_features_in_,)
     k_ : int
         The number of features kept.
     result_ : SelectionResult
         The solver's checked answer (objective, breakdown, solver, seed, timings, repaired).
+    support_ : ndarray of bool, shape (n_features_in_,)
+        Mask of the kept features.
+    indices_ : ndarray of int
+        Positions of the kept features, ascending.
+    ids_ : list
+        The kept features' positions (as ``indices_``, in a list, like the other selectors).
     n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` was a DataFrame with string column names.
+
+    See Also
+    --------
+    SlateSelector : the same solve for candidates rather than features.
+    qanneal_llm.feature_model : the QUBO this estimator builds.
     """
 
     def __init__(
@@ -105,30 +96,23 @@ class QUBOFeatureSelector(SelectorMixin, BaseEstimator):
         self.seed = seed
         self.solver_options = solver_options
 
-    def _resolve_k(self, n_features: int) -> int:
-        k = self.k
-        if isinstance(k, bool) or not isinstance(k, numbers.Real):
-            raise ValueError(f"k must be an int count or a float fraction, got {k!r}")
-        if isinstance(k, numbers.Integral):
-            if not 1 <= k <= n_features:
-                raise ValueError(
-                    f"k = {k} but X has {n_features} features; choose k in 1..{n_features} or a"
-                    " fraction in (0, 1]"
-                )
-            return int(k)
-        if not 0 < k <= 1:
-            raise ValueError(
-                f"a float k is a fraction of the features and must be in (0, 1], got {k}"
-            )
-        return max(1, int(round(k * n_features)))
-
     def fit(self, X, y):
-        """Build the feature QUBO from ``X`` (n_samples, n_features) and ``y``, then solve it.
+        """Build the feature QUBO from ``X`` and ``y``, then solve it.
 
-        A non-numeric 1-D ``y`` (class labels) is encoded as class codes first. A 2-D ``y``
-        (n_samples, n_targets), e.g. a multi-label indicator matrix, must be numeric; each
-        feature's relevance is then its mean relevance over the targets
-        (:func:`~qanneal_llm.qubo.features.relevance_redundancy`).
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; at least 3 samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target. A non-numeric 1-D ``y`` (class labels) is encoded as class codes first. A
+            2-D ``y``, e.g. a multi-label indicator matrix, must be numeric; each feature's
+            relevance is then its mean relevance over the targets
+            (:func:`~qanneal_llm.qubo.features.relevance_redundancy`).
+
+        Returns
+        -------
+        self : QUBOFeatureSelector
+            The fitted selector.
         """
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False, multi_output=True)
         if self.method not in METHODS:
@@ -147,17 +131,11 @@ class QUBOFeatureSelector(SelectorMixin, BaseEstimator):
         if not np.issubdtype(y.dtype, np.number):
             y = np.unique(y, return_inverse=True)[1]
         y = finite_array(y, "y", y.ndim)
-        self.k_ = self._resolve_k(X.shape[1])
+        self.k_ = self._resolve_k(X.shape[1], "n_features", "features")
         model = feature_model(
             X, y, self.k_, method=self.method, redundancy=self.redundancy, n_bins=self.n_bins
         )
-        self.result_ = solve(
-            model, self.solver, seed=_seed(self.seed), **_options(self.solver_options)
-        )
-        support = np.zeros(X.shape[1], dtype=bool)
-        support[self.result_.indices] = True
-        self.support_ = support
-        return self
+        return self._solve(model)
 
     def _get_support_mask(self):
         check_is_fitted(self, "support_")
@@ -170,21 +148,44 @@ class QUBOFeatureSelector(SelectorMixin, BaseEstimator):
         return tags
 
 
-class SlateSelector(BaseEstimator):
+class SlateSelector(BaseQUBOSelector):
     """Choose ``k`` candidates maximising relevance minus ``diversity`` x pairwise similarity.
 
-    ``fit(X, y)`` takes the candidates' vectors ``X`` (n, d; cosine similarity is used) or,
-    with ``X=None``, a precomputed ``similarity`` (n, n), and their relevance ``y`` (n,).
+    The rows of ``X`` are the candidates (scikit-learn's samples), its columns their vector
+    components; ``y`` is each candidate's relevance. A greedy top-k by relevance returns near
+    duplicates when the best candidates are alike; the QUBO trades a little relevance for a slate
+    whose members differ.
+
+    Parameters
+    ----------
+    k : int or float, default=10
+        Slate size: an int in ``1..n_candidates`` or a fraction in ``(0, 1]`` of the candidates.
+    diversity : float, default=0.5
+        Weight of the pairwise similarity penalty (0 = top-k by relevance).
+    solver : str or dimod sampler, default="anneal"
+        Any backend of :func:`qanneal_llm.solve`.
+    seed : int or None, default=0
+        Seeds the solver; ``None`` draws one and records it in ``result_.seed``.
+    solver_options : dict or None, default=None
+        Extra options for the backend.
 
     Attributes
     ----------
+    k_ : int
+        The slate size.
+    result_ : SelectionResult
+        The solver's checked answer.
+    support_ : ndarray of bool, shape (n_candidates,)
+        Mask of the chosen candidates.
     indices_ : ndarray of int
         Positions of the chosen candidates, ascending.
     ids_ : list
         Their ids (``ids`` passed to fit, else the positions).
-    support_ : ndarray of bool, shape (n,)
-    result_ : SelectionResult
+    n_features_in_ : int
+        Width of the candidate vectors (absent when fitted on a ``similarity`` matrix).
 
+    Examples
+    --------
     >>> sel = SlateSelector(k=2, diversity=1.0, solver="exact")
     >>> sel.fit([[1, 0], [1, 0.05], [0, 1]], [0.9, 0.8, 0.1]).indices_.tolist()
     [0, 2]
@@ -198,12 +199,36 @@ class SlateSelector(BaseEstimator):
         self.solver_options = solver_options
 
     def fit(self, X, y, *, similarity=None, ids=None, groups=None, group_bounds=None):
-        """Solve the slate QUBO; ``groups``/``group_bounds`` add per-group count limits."""
+        """Solve the slate QUBO.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_candidates, d) or None
+            The candidates' vectors (cosine similarity is used); ``None`` with ``similarity``.
+        y : array-like of shape (n_candidates,)
+            Each candidate's relevance.
+        similarity : array-like of shape (n_candidates, n_candidates), optional
+            A precomputed symmetric similarity, instead of ``X``.
+        ids : sequence, optional
+            Candidate ids for ``ids_`` and ``result_.ids``.
+        groups, group_bounds : mapping, optional
+            Group name -> candidate ids, and group name -> ``(min, max)`` counts in the slate.
+
+        Returns
+        -------
+        self : SlateSelector
+            The fitted selector.
+        """
         if (X is None) == (similarity is None):
             raise ValueError("give candidate vectors X or similarity=, exactly one of them")
+        if X is not None:
+            X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        self.k_ = self._resolve_k(
+            np.shape(similarity if X is None else X)[0], "n_samples", "candidates"
+        )
         model = slate_model(
             y,
-            self.k,
+            self.k_,
             vectors=X,
             similarity=similarity,
             diversity=self.diversity,
@@ -211,10 +236,4 @@ class SlateSelector(BaseEstimator):
             groups=groups,
             group_bounds=group_bounds,
         )
-        self.result_ = solve(
-            model, self.solver, seed=_seed(self.seed), **_options(self.solver_options)
-        )
-        self.indices_ = np.asarray(self.result_.indices, dtype=np.int64)
-        self.ids_ = list(self.result_.ids)
-        self.support_ = np.asarray(self.result_.x, dtype=bool)
-        return self
+        return self._solve(model)

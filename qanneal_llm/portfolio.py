@@ -22,13 +22,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.optimize import minimize
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.covariance import OAS, EmpiricalCovariance, LedoitWolf
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from qanneal_llm._validation import finite_array, square_symmetric
+from qanneal_llm._validation import finite_array, square_symmetric, unit_rows
+from qanneal_llm.base import BaseQUBOSelector, validate_data
 from qanneal_llm.qubo import portfolio_model
-from qanneal_llm.solvers import solve
 
 __all__ = ["PortfolioSelector", "min_variance_weights", "shrunk_covariance"]
 
@@ -99,7 +99,7 @@ def min_variance_weights(covariance) -> np.ndarray:
     return w / w.sum()
 
 
-class PortfolioSelector(BaseEstimator):
+class PortfolioSelector(BaseQUBOSelector):
     """Hold ``k`` assets chosen by a QUBO; weight them equally or by minimum variance.
 
     The selection minimises ``-mu.x/K + risk_aversion * x'Cx/K^2 + semantic_penalty * mean
@@ -109,31 +109,80 @@ class PortfolioSelector(BaseEstimator):
 
     Parameters
     ----------
-    k : number of assets to hold.
-    risk_aversion : weight of the equal-weight portfolio variance in the QUBO.
-    semantic_penalty : weight of the chosen assets' mean pairwise similarity (needs
-        ``embeddings``).
-    embeddings : ``(n_assets, d)`` text embeddings, one row per column of ``X``.
-    weighting : ``"equal"`` or ``"min_variance"`` over the chosen ``k``.
-    covariance : ``"ledoit_wolf"``, ``"oas"``, ``"sample"`` or a covariance estimator.
-    sectors, sector_bounds : sector -> asset ids (column names, or positions for arrays), and
-        sector -> ``(min, max)`` counts among the chosen.
-    switch_cost : cost, in the units of ``X`` over one holding period, of entering an asset not
-        held now (round trip, e.g. ``2 * 0.001 / 21`` for 10 bp per side and monthly holding
-        on daily returns); with ``fit(..., held=...)`` the QUBO weighs it against the gain.
-    solver, solver_options, seed : passed to :func:`qanneal_llm.solve`.
+    k : int or float, default=0.25
+        Number of assets to hold: an int in ``1..n_assets``, or a fraction in ``(0, 1]`` of the
+        assets (rounded, at least one). The default adapts to the universe: a quarter of it,
+        5 of the 20 bundled S&P 500 assets, 1 of a 3-asset toy; an explicit int larger than
+        the universe is an error, never silently clipped.
+    risk_aversion : float, default=1.0
+        Weight of the equal-weight portfolio variance in the QUBO.
+    semantic_penalty : float, default=0.0
+        Weight of the chosen assets' mean pairwise similarity (needs ``embeddings``).
+    embeddings : array-like of shape (n_assets, d), optional
+        Text embeddings, one row per column of ``X``; an all-zero row is an error.
+    weighting : {"equal", "min_variance"}, default="equal"
+        How the chosen ``k`` are weighted.
+    covariance : {"ledoit_wolf", "oas", "sample"} or estimator, default="ledoit_wolf"
+        The covariance estimate (any estimator with ``fit(X)`` and ``covariance_``).
+    sectors, sector_bounds : mapping, optional
+        Sector -> asset ids (column names, or positions for arrays), and sector -> ``(min,
+        max)`` counts among the chosen.
+    switch_cost : float, default=0.0
+        Cost, in the units of ``X`` over one holding period, of entering an asset not held now
+        (round trip, e.g. ``2 * 0.001 / 21`` for 10 bp per side and monthly holding on daily
+        returns); with ``fit(..., held=...)`` the QUBO weighs it against the gain.
+    solver : str or dimod sampler, default="anneal"
+        Any backend of :func:`qanneal_llm.solve`.
+    solver_options : dict or None, default=None
+        Extra options for the backend.
+    seed : int or None, default=0
+        Seeds the solver; ``None`` draws one and records it in ``result_.seed``.
 
+    Attributes
+    ----------
+    k_ : int
+        The number of assets held.
+    result_ : SelectionResult
+        The solver's checked answer (objective, breakdown, solver, seed, timings, repaired).
+    support_ : ndarray of bool, shape (n_assets,)
+        Mask of the chosen assets.
+    indices_ : ndarray of int
+        Positions of the chosen assets, ascending.
+    ids_ : list
+        Their ids: column names for a DataFrame, else positions.
+    weights_ : ndarray of shape (n_assets,)
+        Portfolio weights, zero outside the chosen assets, summing to one.
+    covariance_ : ndarray of shape (n_assets, n_assets)
+        The shrunk covariance the QUBO and the weighting used.
+    expected_returns_ : ndarray of shape (n_assets,)
+        The return view the QUBO traded on.
+    model_ : SubsetModel
+        The selection model that was solved.
+    n_features_in_ : int
+        Number of assets seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Asset names, when ``X`` was a DataFrame.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(0.0005, 0.01, size=(250, 6))
     >>> sel = PortfolioSelector(k=3, seed=0).fit(X, expected_returns=[3e-3, 2e-3, 1e-3, 0, 0, 0])
-    >>> sel.selected_, float(sel.weights_.sum()), int((sel.weights_ > 0).sum())
+    >>> sel.ids_, float(sel.weights_.sum()), int((sel.weights_ > 0).sum())
     ([0, 1, 2], 1.0, 3)
     """
 
+    _sklearn_xfail_checks = {
+        "check_methods_sample_order_invariance": (
+            "predict returns a skfolio Portfolio (a dated return series with its own measures),"
+            " not an array the check can index and reorder"
+        ),
+    }
+
     def __init__(
         self,
-        k: int = 5,
+        k=0.25,
         *,
         risk_aversion: float = 1.0,
         semantic_penalty: float = 0.0,
@@ -145,7 +194,7 @@ class PortfolioSelector(BaseEstimator):
         switch_cost: float = 0.0,
         solver="anneal",
         solver_options: Mapping | None = None,
-        seed: int | None = None,
+        seed: int | None = 0,
     ):
         self.k = k
         self.risk_aversion = risk_aversion
@@ -161,11 +210,24 @@ class PortfolioSelector(BaseEstimator):
         self.seed = seed
 
     def fit(self, X, y=None, *, expected_returns=None, held=None):
-        """Choose and weight the assets from returns ``X`` (observations x assets).
+        """Choose and weight the assets.
 
-        ``expected_returns`` (one per asset, in ``X``'s units) is the view to trade on, e.g. a
-        ranking model's scores mapped to returns; without it the sample mean of ``X`` is used.
-        ``held`` lists the ids held now, for ``switch_cost``.
+        Parameters
+        ----------
+        X : array-like of shape (n_observations, n_assets)
+            Linear returns, at least 2 observations.
+        y : None
+            Ignored; present for scikit-learn's API.
+        expected_returns : array-like of shape (n_assets,), optional
+            The view to trade on, in ``X``'s units (e.g. a ranking model's scores mapped to
+            returns); the sample mean of ``X`` when omitted.
+        held : sequence, optional
+            Ids of the assets held now, for ``switch_cost``.
+
+        Returns
+        -------
+        self : PortfolioSelector
+            The fitted selector.
         """
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         n = X.shape[1]
@@ -185,17 +247,15 @@ class PortfolioSelector(BaseEstimator):
                 raise ValueError(
                     f"embeddings must have one row per asset ({n}), got {emb.shape[0]} rows"
                 )
-            norms = np.linalg.norm(emb, axis=1, keepdims=True)
-            if np.any(norms == 0):
-                raise ValueError("embeddings contain an all-zero row; its similarity is undefined")
-            unit = emb / norms
+            unit = unit_rows(emb, "embeddings")
             similarity = unit @ unit.T
+        self.k_ = self._resolve_k(n, "n_features", "assets")
         self.covariance_ = shrunk_covariance(X, self.covariance)
         self.expected_returns_ = mu
         self.model_ = portfolio_model(
             mu,
             self.covariance_,
-            self.k,
+            self.k_,
             risk_aversion=self.risk_aversion,
             similarity=similarity,
             semantic_penalty=self.semantic_penalty,
@@ -205,23 +265,29 @@ class PortfolioSelector(BaseEstimator):
             held=held,
             switch_cost=self.switch_cost,
         )
-        self.selection_ = solve(
-            self.model_, self.solver, seed=self.seed, **dict(self.solver_options or {})
-        )
-        chosen = np.asarray(self.selection_.indices)
-        self.support_ = np.zeros(n, dtype=bool)
-        self.support_[chosen] = True
+        self._solve(self.model_)
         weights = np.zeros(n)
         if self.weighting == "equal":
-            weights[chosen] = 1.0 / len(chosen)
+            weights[self.indices_] = 1.0 / len(self.indices_)
         else:
+            chosen = self.indices_
             weights[chosen] = min_variance_weights(self.covariance_[np.ix_(chosen, chosen)])
         self.weights_ = weights
-        self.selected_ = list(self.selection_.ids)
         return self
 
     def predict(self, X):
-        """The fitted portfolio's returns over ``X``, as a :class:`skfolio.Portfolio`."""
+        """The fitted portfolio's returns over ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_observations, n_assets)
+            Linear returns of the same assets, in the same order.
+
+        Returns
+        -------
+        portfolio : skfolio.Portfolio
+            ``X @ weights_`` with skfolio's measures (Sharpe, drawdowns, ...).
+        """
         check_is_fitted(self, "weights_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
         try:

@@ -51,7 +51,7 @@ def test_in_a_pipeline(regression):
 @pytest.mark.parametrize(
     "kwargs, X_change, match",
     [
-        ({"k": 9}, None, "k = 9 but X has 8 features"),
+        ({"k": 9}, None, "k = 9 but n_features = 8"),
         ({"k": 1.5}, None, r"fraction .* \(0, 1\]"),
         ({"method": "chi2"}, None, "unknown method"),
         ({}, "nan", "NaN"),
@@ -89,7 +89,7 @@ def test_slate_selector_ids_similarity_and_errors():
     assert sel.ids_ == ["a", "c"] and sel.result_.seed == 3 and sel.result_.feasible
     with pytest.raises(ValueError, match="exactly one"):
         SlateSelector().fit([[1.0]], [1.0], similarity=[[1.0]])
-    with pytest.raises(ValueError, match="k = 5 exceeds"):
+    with pytest.raises(ValueError, match=r"k = 5 but n_samples = 2 \(candidates\)"):
         SlateSelector(k=5).fit([[1, 0], [0, 1]], [0.5, 0.5])
 
 

@@ -28,7 +28,7 @@ def test_weights_long_only_sum_to_one_and_hold_k(returns, weighting):
     assert w.sum() == pytest.approx(1.0, abs=1e-12)
     assert sel.support_.sum() == 3
     assert np.all(w[~sel.support_] == 0)
-    assert sel.selected_ == [c for c, s in zip(returns.columns, sel.support_, strict=True) if s]
+    assert sel.ids_ == [c for c, s in zip(returns.columns, sel.support_, strict=True) if s]
     if weighting == "equal":
         assert np.allclose(w[sel.support_], 1 / 3)
 
@@ -37,8 +37,8 @@ def test_expected_returns_drive_the_choice(returns):
     mu = np.zeros(8)
     mu[[2, 5, 7]] = 0.01  # a daily 1% edge dwarfs any risk difference
     sel = PortfolioSelector(k=3, seed=0).fit(returns, expected_returns=mu)
-    assert sel.selected_ == ["A2", "A5", "A7"]
-    assert sel.selection_.feasible and sel.selection_.solver == "anneal"
+    assert sel.ids_ == ["A2", "A5", "A7"]
+    assert sel.result_.feasible and sel.result_.solver == "anneal"
 
 
 def test_semantic_penalty_spreads_over_businesses():
@@ -48,10 +48,10 @@ def test_semantic_penalty_spreads_over_businesses():
     emb = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     mu = np.array([0.002, 0.0019, 0.0, 0.0])
     plain = PortfolioSelector(k=2, seed=0).fit(X, expected_returns=mu)
-    assert plain.selected_ == [0, 1]
+    assert plain.ids_ == [0, 1]
     semantic = PortfolioSelector(k=2, semantic_penalty=0.01, embeddings=emb, seed=0)
     semantic.fit(X, expected_returns=mu)
-    assert semantic.selected_[0] == 0 and semantic.selected_[1] in (2, 3)
+    assert semantic.ids_[0] == 0 and semantic.ids_[1] in (2, 3)
 
 
 def test_sector_bounds_are_respected(returns):
@@ -60,7 +60,7 @@ def test_sector_bounds_are_respected(returns):
     sel = PortfolioSelector(k=3, sectors=sectors, sector_bounds={"tech": (0, 1)}, seed=0).fit(
         returns, expected_returns=mu
     )
-    assert len(set(sel.selected_) & set(sectors["tech"])) == 1
+    assert len(set(sel.ids_) & set(sectors["tech"])) == 1
 
 
 def test_min_variance_matches_closed_form_and_beats_equal_weight():
@@ -115,13 +115,13 @@ def test_same_seed_same_choice(returns):
     mu = np.random.default_rng(9).normal(0, 1e-3, size=8)
     a = PortfolioSelector(k=4, seed=11).fit(returns, expected_returns=mu)
     b = PortfolioSelector(k=4, seed=11).fit(returns, expected_returns=mu)
-    assert a.selected_ == b.selected_ and a.selection_.seed == 11
+    assert a.ids_ == b.ids_ and a.result_.seed == 11
 
 
 @pytest.mark.parametrize(
     ("params", "fit_kwargs", "message"),
     [
-        ({"k": 9}, {}, "exceeds the 8 assets"),
+        ({"k": 9}, {}, r"k = 9 but n_features = 8 \(assets\)"),
         ({"weighting": "risk_parity"}, {}, "weighting must be one of"),
         ({}, {"expected_returns": np.zeros(3)}, "one value per asset"),
         ({"embeddings": np.ones((3, 2))}, {}, "one row per asset"),
@@ -138,3 +138,25 @@ def test_nan_returns_are_rejected(returns):
     bad.iloc[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         PortfolioSelector(k=2).fit(bad)
+
+
+@pytest.mark.parametrize(("n_assets", "k"), [(1, 1), (3, 1), (8, 2), (20, 5)])
+def test_default_k_is_a_quarter_of_the_universe(n_assets, k):
+    X = np.random.default_rng(n_assets).normal(0, 0.01, size=(40, n_assets))
+    sel = PortfolioSelector().fit(X)
+    assert sel.k_ == k and sel.support_.sum() == k and sel.result_.seed == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"seed": 1.5}, "seed must be an integer or None"),
+        ({"seed": True}, "seed must be an integer or None"),
+        ({"solver_options": [("num_reads", 2)]}, "solver_options must be a dict or None"),
+        ({"k": 0}, r"k = 0 but n_features = 8"),
+        ({"k": 1.5}, r"fraction and must be in \(0, 1\]"),
+    ],
+)
+def test_solver_seed_and_options_are_checked_like_the_other_selectors(returns, params, message):
+    with pytest.raises(ValueError, match=message):
+        PortfolioSelector(**params).fit(returns)

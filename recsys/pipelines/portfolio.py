@@ -371,8 +371,8 @@ def run_backtest(
                 expected_returns=z * config.return_scale / TRADING_DAYS,
                 held=held_now[v],
             )
-            held_now[v] = list(selector.selected_)
-            solves[v].append(selector.selection_)
+            held_now[v] = list(selector.ids_)
+            solves[v].append(selector.result_)
             for w in config.weightings:
                 if w == "equal":
                     weights[f"{v}_{w}"][date] = selector.weights_
