@@ -23,10 +23,9 @@ from recsys.datasets import load_sp500
 from recsys.pipelines.portfolio import (
     BacktestConfig,
     asset_embeddings,
-    format_table,
     run_backtest,
-    write_report,
 )
+from recsys.pipelines.portfolio_report import format_table, write_report
 
 OUT = Path(__file__).parent / "results"
 

@@ -17,9 +17,9 @@ from recsys.datasets import load_sp500
 from recsys.pipelines.portfolio import (
     BacktestConfig,
     asset_embeddings,
-    format_table,
     run_backtest,
 )
+from recsys.pipelines.portfolio_report import format_table
 
 data = load_sp500()
 embeddings = asset_embeddings(data)

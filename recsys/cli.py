@@ -1,7 +1,20 @@
-"""The ``qanneal-llm`` command: one subcommand per use case.
+"""The ``qanneal-llm`` command: one subcommand per use case, one error contract for all.
 
-Each pipeline module owns its options and its run: it exposes ``configure_parser(parser)`` and
-``run_from_args(args) -> int``, so this file only wires names to modules.
+The parser is built from the pipelines' config modules, which import only the standard
+library, so ``--help``, ``--version`` and any mistyped flag answer at once; the engines (torch,
+transformers, numba, pandas) load only when a run starts.
+
+Error contract, the same for every subcommand:
+
+* a user error (a bad flag value or file, bad data, an unknown solver or solver option, a
+  missing Leap token or extra, an infeasible constraint, a problem too large for the chosen
+  solver) prints one line ``qanneal-llm <cmd>: error: <what and how to fix>`` on stderr and
+  exits 2; everything checkable without data is checked before any expensive stage;
+* any other failure prints one line and exits 1; ``--debug`` shows the traceback instead;
+* either way the output folder is left as it was (see :mod:`recsys.pipelines.outputs`).
+
+A new flag goes in the pipeline's ``*_config.configure_parser``; a new subcommand is one entry
+in :data:`SUBCOMMANDS` plus a ``run_<name>(args) -> int`` function here.
 """
 
 from __future__ import annotations
@@ -10,28 +23,146 @@ import argparse
 import importlib
 import sys
 
+__all__ = ["SUBCOMMANDS", "UsageError", "build_parser", "main"]
+
 SUBCOMMANDS = {
-    "recommend": ("recsys.pipelines.recommend", "recommend movies on MovieLens-100k"),
-    "portfolio": ("recsys.pipelines.portfolio", "select assets and backtest on S&P 500 prices"),
+    "recommend": ("recsys.pipelines.recommend_config", "recommend movies on MovieLens-100k"),
+    "portfolio": (
+        "recsys.pipelines.portfolio_config",
+        "select assets and backtest them walk-forward on S&P 500 prices (or your own CSV)",
+    ),
 }
+
+EPILOG = (
+    "Errors print one line and exit 2 (your input) or 1 (anything else); --debug shows the"
+    " traceback. The output folder is written only when the run succeeds and then replaced"
+    " whole; a folder holding anything but a previous run's results is refused."
+)
+
+
+class UsageError(Exception):
+    """A parse error, raised instead of argparse's usage-and-exit so it prints as one line."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(self.prog, f"{message} (see {self.prog} --help)")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"qanneal-llm {version('qanneal-llm')}"
+    except PackageNotFoundError:
+        return "qanneal-llm (not installed as a package)"
+
+
+def _common_flags() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print nothing but errors and the final summary (no stage lines, no bars)",
+    )
+    common.add_argument(
+        "--debug", action="store_true", help="show the full traceback when something fails"
+    )
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The whole command line; imports only the pipelines' (standard-library) config modules."""
+    parser = _Parser(
         prog="qanneal-llm",
         description="LLM embeddings + QUBO selection (neal, Leap) for recommenders and portfolios.",
+        epilog=EPILOG,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common_flags()
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         module = importlib.import_module(module_name)
-        module.configure_parser(sub.add_parser(name, help=help_text, description=help_text))
+        module.configure_parser(
+            sub.add_parser(
+                name, help=help_text, description=help_text, epilog=EPILOG, parents=[common]
+            )
+        )
     return parser
 
 
+def _quiet_libraries() -> None:
+    """Silence what the libraries print themselves (transformers' weight-loading bar, logging
+    and warnings): under --quiet only errors and the final summary reach the terminal."""
+    import logging
+    import os
+    import warnings
+
+    warnings.simplefilter("ignore")
+    logging.disable(logging.WARNING)
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    else:  # read when transformers is imported; setting them costs no import now
+        os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+
+
+def run_recommend(args: argparse.Namespace) -> int:
+    from recsys.pipelines.recommend import run
+    from recsys.pipelines.recommend_config import config_from_args
+    from recsys.pipelines.recommend_report import format_summary
+
+    print(format_summary(run(config_from_args(args))))
+    return 0
+
+
+def run_portfolio(args: argparse.Namespace) -> int:
+    from recsys.pipelines.portfolio_run import run_from_args
+
+    return run_from_args(args)
+
+
+_USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, PermissionError, ImportError)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    module = importlib.import_module(SUBCOMMANDS[args.command][0])
-    return int(module.run_from_args(args) or 0)
+    """Parse, run one subcommand, and map every failure to one stderr line and an exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        print(f"{exc.prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    prefix = f"qanneal-llm {args.command}: error:"
+    try:
+        if args.quiet:
+            _quiet_libraries()
+        return int(globals()[f"run_{args.command}"](args) or 0)
+    except KeyboardInterrupt:
+        print(f"{prefix} interrupted; the output folder was left as it was", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        if isinstance(exc, _USER_ERRORS):
+            print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
+            return 2
+        print(
+            f"{prefix} {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for the"
+            " traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

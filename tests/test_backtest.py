@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 
@@ -11,6 +10,7 @@ import pandas as pd
 import pytest
 
 from recsys import metrics
+from recsys.cli import main as cli_main
 from recsys.features import month_ends, price_features
 from recsys.pipelines import portfolio as pf
 
@@ -147,17 +147,16 @@ def test_config_and_window_errors_are_clear(prices):
         pf.run_backtest(prices, config=pf.BacktestConfig(max_per_sector=1))
 
 
-def _args(tmp_path, csv, **extra) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    pf.configure_parser(parser)
+def _argv(tmp_path, csv, **extra) -> list[str]:
     argv = [
+        "portfolio", "--quiet",
         "--prices-csv", str(csv), "--descriptions", str(tmp_path / "desc.json"),
         "--start", "2018-06-01", "--end", "2019-03-31", "--k", "2", "--no-text",
         "--max-per-sector", "1", "--out", str(tmp_path / "out"),
     ]  # fmt: skip
     for key, value in extra.items():
         argv += [f"--{key.replace('_', '-')}"] + ([] if value is True else [str(value)])
-    return parser.parse_args(argv)
+    return argv
 
 
 def _write_inputs(tmp_path, prices):
@@ -173,7 +172,7 @@ def _write_inputs(tmp_path, prices):
 
 def test_cli_own_csv_writes_report_and_plots(tmp_path, prices, capsys):
     csv = _write_inputs(tmp_path, prices)
-    assert pf.run_from_args(_args(tmp_path, csv)) == 0
+    assert cli_main(_argv(tmp_path, csv)) == 0
     report = json.loads((tmp_path / "out" / "portfolio.json").read_text())
     assert {row["strategy"] for row in report["table"]} >= {"equal_weight", "min_variance"}
     assert report["solver_summary"]["qubo_no_text"]["feasible"] == 9
@@ -185,17 +184,17 @@ def test_cli_own_csv_writes_report_and_plots(tmp_path, prices, capsys):
     assert "sharpe" in capsys.readouterr().out
 
 
-def test_cli_rejects_a_bad_csv_clearly(tmp_path, prices):
+def test_cli_rejects_a_bad_csv_clearly(tmp_path, prices, capsys):
     broken = prices.copy()
     broken.iloc[100, 2] = -1.0
     csv = _write_inputs(tmp_path, broken)
-    with pytest.raises(ValueError, match="T2 has a non-positive price"):
-        pf.run_from_args(_args(tmp_path, csv))
+    assert cli_main(_argv(tmp_path, csv)) == 2
+    assert "T2 has a non-positive price" in capsys.readouterr().err
     gappy = prices.copy()
     gappy.iloc[5, 0] = np.nan
     csv = _write_inputs(tmp_path, gappy)
-    with pytest.raises(ValueError, match="T0 has 1 missing prices"):
-        pf.run_from_args(_args(tmp_path, csv))
+    assert cli_main(_argv(tmp_path, csv)) == 2
+    assert "T0 has 1 missing prices" in capsys.readouterr().err
 
 
 def test_cost_aware_selection_trades_less(prices):

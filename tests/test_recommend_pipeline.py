@@ -1,6 +1,8 @@
 """The recommend pipeline end to end on a small slice of the real MovieLens-100k."""
 
 import json
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,7 +45,7 @@ def test_split_never_leaks_test_items_into_training(small):
 def test_pipeline_end_to_end(small):
     config, _, split, vectors = small
     report = rec.run(config, item_vectors=vectors)
-    out = rec.Path(config.output)
+    out = Path(config.output)
     for name in ("report.json", "head.qllm", "training.png", "accuracy_diversity.png"):
         assert (out / name).is_file(), name
     assert json.loads((out / "report.json").read_text())["config"]["seed"] == 0
@@ -84,9 +86,9 @@ def test_saved_head_is_reused(small, tmp_path):
     first = rec.run(config, item_vectors=vectors)
     reuse = rec.RecommendConfig(
         **{
-            **rec.asdict(config),
+            **asdict(config),
             "output": str(tmp_path),
-            "head_path": str(rec.Path(config.output) / "head.qllm"),
+            "head_path": str(Path(config.output) / "head.qllm"),
             "baselines": False,
         }
     )
@@ -98,7 +100,7 @@ def test_saved_head_is_reused(small, tmp_path):
 def test_cli_reports_bad_input_and_runs(small, tmp_path, capsys):
     assert cli_main(["recommend", "--k", "40", "--candidates", "30", "--quiet"]) == 2
     assert "exceeds n_candidates" in capsys.readouterr().err
-    head = rec.Path(small[0].output) / "head.qllm"
+    head = Path(small[0].output) / "head.qllm"
     assert (
         cli_main(
             [

@@ -122,7 +122,7 @@ def load_sp500(start=None, end=None) -> AssetData:
     return _assemble(prices, load_asset_descriptions(), "skfolio.datasets.load_sp500_dataset")
 
 
-def load_prices_csv(path, descriptions=None) -> AssetData:
+def load_prices_csv(path, descriptions=None, *, require_descriptions=True) -> AssetData:
     """Read your own daily prices: a date column, then one column per ticker.
 
     The date column is the one named ``date`` (any case), else the first column.
@@ -134,6 +134,9 @@ def load_prices_csv(path, descriptions=None) -> AssetData:
     descriptions : path-like or dict, optional
         A JSON file (or dict) in the format of :func:`load_asset_descriptions`, covering every
         ticker in the CSV. Defaults to the packaged S&P 500 descriptions.
+    require_descriptions : bool, default True
+        False keeps tickers that have no description (they are then absent from
+        ``AssetData.descriptions``): for uses that need neither texts nor sectors.
 
     Raises
     ------
@@ -142,7 +145,12 @@ def load_prices_csv(path, descriptions=None) -> AssetData:
         and tickers without a description; the message names the offending cells.
     """
     path = Path(path)
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} does not read as a CSV file: {exc}") from None
+    if frame.empty:
+        raise ValueError(f"{path} has no price rows; give one row per date")
     if frame.shape[1] < 2:
         raise ValueError(f"{path} needs a date column and at least one ticker column")
     named = [c for c in frame.columns if str(c).strip().lower() == "date"]
@@ -156,10 +164,10 @@ def load_prices_csv(path, descriptions=None) -> AssetData:
         descriptions = _check_descriptions(descriptions, "descriptions")
     else:
         descriptions = load_asset_descriptions(descriptions)
-    return _assemble(frame, descriptions, str(path))
+    return _assemble(frame, descriptions, str(path), require_descriptions)
 
 
-def _assemble(prices: pd.DataFrame, descriptions: dict, source: str) -> AssetData:
+def _assemble(prices: pd.DataFrame, descriptions: dict, source: str, require=True) -> AssetData:
     prices = prices.copy()
     prices.columns = [str(c).strip() for c in prices.columns]
     dupes = prices.index[prices.index.duplicated()]
@@ -195,9 +203,10 @@ def _assemble(prices: pd.DataFrame, descriptions: dict, source: str) -> AssetDat
             )
         prices[ticker] = column.astype(np.float64)
     lacking = [t for t in prices.columns if t not in descriptions]
-    if lacking:
+    if lacking and require:
         raise ValueError(
             f"no description for {lacking}; pass descriptions= a JSON file mapping each ticker to"
             f" {{{', '.join(repr(f) for f in _FIELDS)}}}"
         )
-    return AssetData(prices, {t: descriptions[t] for t in prices.columns}, source)
+    described = {t: descriptions[t] for t in prices.columns if t in descriptions}
+    return AssetData(prices, described, source)

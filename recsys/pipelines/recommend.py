@@ -26,12 +26,8 @@ is about *which* items they choose.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,83 +35,31 @@ import torch
 
 from qanneal_llm import collaborative_feature_model, slate_model, solve, solve_many
 from qanneal_llm.embeddings import TextEncoder, weighted_user_vectors
-from qanneal_llm.ranking import LOSSES, RankingHeadRecommender
-from qanneal_llm.storage import json_default
+from qanneal_llm.ranking import RankingHeadRecommender
 from recsys.baselines import ItemKNN, MostPop, dpp_greedy, mmr
 from recsys.metrics import evaluate, topk_from_scores
+from recsys.pipelines.checks import check_solver, load_head_checkpoint
+from recsys.pipelines.outputs import check_output_folder, staged_output
+from recsys.pipelines.progress import Progress
+from recsys.pipelines.recommend_config import ARTEFACTS, RecommendConfig
+from recsys.pipelines.recommend_report import build_report, write_report
 from recsys.splits import Split, random_split
 
 __all__ = [
     "RecommendConfig",
     "candidate_lists",
     "collaborative_similarity",
-    "configure_parser",
     "embed_items",
     "fit_head",
     "load_split",
+    "preflight",
     "qubo_slates",
     "rerank_baseline",
     "run",
-    "run_from_args",
     "select_features",
 ]
 
-DATASETS = ("ml-100k",)
 _SOLVE_CHUNK = 128
-
-
-@dataclass
-class RecommendConfig:
-    """Every choice a run makes; stored verbatim in the report."""
-
-    dataset: str = "ml-100k"
-    solver: str = "anneal"
-    k: int = 10
-    diversity: float = 0.1
-    n_features: int = 64
-    feature_solver: str = "anneal"
-    n_candidates: int = 100
-    loss: str = "softmax"
-    dim: int = 64
-    epochs: int = 100
-    seed: int = 0
-    output: str = "results/recommend"
-    head_path: str | None = None
-    max_users: int | None = None
-    max_items: int | None = None
-    baselines: bool = True
-    baseline_weight: float = 0.3
-    show_progress: bool = True
-    torch_threads: int | None = 1
-    solver_options: dict = field(default_factory=dict)
-
-    def validate(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {DATASETS}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        for name in ("k", "n_features", "n_candidates", "dim", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.k > self.n_candidates:
-            raise ValueError(
-                f"k = {self.k} exceeds n_candidates = {self.n_candidates}; the slate is chosen"
-                " from the candidates, so raise --candidates or lower --k"
-            )
-        if not (np.isfinite(self.diversity) and self.diversity >= 0):
-            raise ValueError(f"diversity (lambda) must be >= 0, got {self.diversity!r}")
-        if not 0 <= self.baseline_weight <= 1:
-            raise ValueError(f"baseline_weight must be in [0, 1], got {self.baseline_weight!r}")
-        if self.head_path is not None and not Path(self.head_path).is_file():
-            raise FileNotFoundError(
-                f"no ranking-head checkpoint at {self.head_path}; run once without --head, then"
-                " pass the head.qllm it writes to the output folder"
-            )
-        for name in ("max_users", "max_items"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 2):
-                raise ValueError(f"{name} must be an integer >= 2 or None, got {value!r}")
 
 
 def _progress(iterable, show: bool, **kw):
@@ -298,98 +242,52 @@ def _metrics(topk, split, item_vectors, k):
     }
 
 
-def run(
-    config: RecommendConfig,
-    item_vectors: np.ndarray | None = None,
-    encoder: TextEncoder | None = None,
-) -> dict:
-    """Run every stage, write ``report.json``, ``head.qllm`` and PNGs to ``config.output``.
+def preflight(config: RecommendConfig, encoder=None, item_vectors=None):
+    """Every check that needs no data, run before anything expensive; returns
+    ``(encoder, head)``: the encoder to embed with (None when ``item_vectors`` are given) and
+    the ``--head`` checkpoint, loaded and verified (None when training).
 
-    ``item_vectors`` skips the embedding stage (e.g. vectors computed elsewhere); ``encoder``
-    replaces the default :class:`TextEncoder` (another model, another cache). Returns the
-    report dict.
+    Raises ``ValueError`` (or ``FileNotFoundError``) naming the flag to fix: config values,
+    the output folder, ``--n-features`` beyond the embedding width, the solvers (name,
+    options, Leap token, size) and a ``--head`` file that is not a checkpoint.
     """
     config.validate()
-    out = Path(config.output)
-    out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-    show = config.show_progress
-
-    def stage(name):
-        timings[name] = time.perf_counter()
-        if show:
-            print(f"[recommend] {name} ...", file=sys.stderr, flush=True)
-
-    def done(name):
-        timings[name] = round(time.perf_counter() - timings[name], 3)
-
-    started = time.perf_counter()
-    stage("load")
-    ml, split = load_split(config)
-    done("load")
-
-    stage("embed")
+    check_output_folder(config.output, "recommend", ARTEFACTS)
     if item_vectors is None:
-        item_vectors = embed_items(ml, split, encoder, show_progress=show)
-    item_vectors = np.asarray(item_vectors, dtype=np.float32)
-    if item_vectors.shape[0] != split.data.n_items:
-        raise ValueError(
-            f"item_vectors has {item_vectors.shape[0]} rows, the split has {split.data.n_items}"
-            " items; embed the items of this split"
-        )
-    done("embed")
-
-    stage("feature_selection")
-    n_features = min(config.n_features, item_vectors.shape[1])
-    feat = select_features(
-        item_vectors, split.matrix("train"), n_features, config.feature_solver, config.seed
-    )
-    selected = np.asarray(feat.indices)
-    done("feature_selection")
-
-    stage("head")
-    if config.head_path:
-        head = RankingHeadRecommender.load(config.head_path)
-        if (head.n_users_, head.n_items_) != (split.data.n_users, split.data.n_items):
-            raise ValueError(
-                f"the head at {config.head_path} was trained on {head.n_users_} users x"
-                f" {head.n_items_} items, this split has {split.data.n_users} x"
-                f" {split.data.n_items}; rerun without --head to train a matching one"
-            )
-        head_source = f"loaded from {config.head_path}"
+        encoder = encoder or TextEncoder(show_progress=config.show_progress)
+        dim = encoder.dim
     else:
-        head = fit_head(split, item_vectors[:, selected], config)
-        head_source = "trained"
-    head.save(out / "head.qllm")
-    done("head")
-
-    stage("candidates")
-    users = np.arange(split.data.n_users)
-    scores = head.decision_function(users).astype(np.float64)
-    cands, cand_scores = candidate_lists(scores, split, config.n_candidates)
-    head_top = cands[:, : config.k]
-    done("candidates")
-
-    stage("slates")
-    slates, solver_info = qubo_slates(
-        cands,
-        cand_scores,
-        item_vectors,
-        config.k,
-        config.diversity,
-        config.solver,
-        config.seed,
-        show_progress=show,
-        **config.solver_options,
+        encoder, dim = None, int(np.shape(item_vectors)[1])
+    if config.n_features > dim:
+        raise ValueError(
+            f"--n-features {config.n_features} exceeds the {dim} dimensions of the item"
+            f" embeddings; choose at most {dim}"
+        )
+    check_solver("--feature-solver", config.feature_solver, n=dim, k=config.n_features)
+    check_solver(
+        "--solver", config.solver, n=config.n_candidates, k=config.k, **config.solver_options
     )
-    done("slates")
+    head = load_head_checkpoint(config.head_path) if config.head_path else None
+    return encoder, head
 
-    stage("evaluate")
-    methods = {
-        "head": _metrics(head_top, split, item_vectors, config.k),
-        "qubo_slate": _metrics(slates, split, item_vectors, config.k),
-    }
+
+def _load_or_fit_head(config, split, item_features, head):
+    if head is None:
+        return fit_head(split, item_features, config), "trained"
+    if (head.n_users_, head.n_items_) != (split.data.n_users, split.data.n_items):
+        raise ValueError(
+            f"--head {config.head_path} was trained on {head.n_users_} users x"
+            f" {head.n_items_} items, this split has {split.data.n_users} x"
+            f" {split.data.n_items}; rerun without --head to train a matching one"
+        )
+    return head, f"loaded from {config.head_path}"
+
+
+def _evaluate_all(config, split, item_vectors, lists: dict, cands, cand_scores) -> dict:
+    """Metrics of the head's top k, the QUBO slates and (with ``baselines``) the baselines."""
+    methods = {name: _metrics(top, split, item_vectors, config.k) for name, top in lists.items()}
     if config.baselines:
+        users = np.arange(split.data.n_users)
         for name, model in (("MostPop", MostPop()), ("ItemKNN", ItemKNN())):
             top = topk_from_scores(model.fit(split).score(users), split.seen("test"), config.k)
             methods[name] = _metrics(top, split, item_vectors, config.k)
@@ -400,167 +298,64 @@ def run(
             methods[f"{method}@{config.baseline_weight}"] = _metrics(
                 top, split, item_vectors, config.k
             )
-    done("evaluate")
-    timings["total"] = round(time.perf_counter() - started, 3)
+    return methods
 
-    report = {
-        "config": asdict(config),
-        "data": {
-            "dataset": config.dataset,
-            "n_users": split.data.n_users,
-            "n_items": split.data.n_items,
-            "n_train": len(split.train),
-            "n_valid": len(split.valid),
-            "n_test": len(split.test),
-            "split": f"per-user random {split.ratios}, seed {split.seed}",
-            "protocol": "full ranking over items outside train+valid, test part, @k",
-        },
-        "metrics": methods,
-        "feature_selection": {
-            "n_selected": int(selected.size),
-            "of": int(item_vectors.shape[1]),
-            "selected": selected.tolist(),
-            "solver": feat.solver,
-            "seed": feat.seed,
-            "objective": feat.objective,
-            "breakdown": feat.breakdown,
-            "feasible": feat.feasible,
-            "repaired": feat.repaired,
-            "seconds": feat.timings.get("total"),
-        },
-        "head": {
-            "source": head_source,
-            "params": head.get_params(),
-            "best_epoch": head.best_epoch_,
-            "epochs_run": len(head.history_),
-            "best_valid_ndcg": max(
-                (h.get("valid_ndcg", float("nan")) for h in head.history_), default=None
-            ),
-            "fit_seconds": head.fit_seconds_,
-            "checkpoint": str(out / "head.qllm"),
-        },
-        "slates": {
-            "k": config.k,
-            "lambda": config.diversity,
-            "n_candidates": int(cands.shape[1]),
-            "relevance": "head scores of the candidates, min-max scaled to [0, 1] per user",
-            "similarity": f"cosine of the full {item_vectors.shape[1]}-d item text embeddings",
-            **solver_info,
-        },
-        "timings_seconds": timings,
-    }
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
-    _plots(report, head, out)
+
+def run(
+    config: RecommendConfig,
+    item_vectors: np.ndarray | None = None,
+    encoder: TextEncoder | None = None,
+) -> dict:
+    """Run every stage, write ``report.json``, ``head.qllm`` and PNGs to ``config.output``.
+
+    ``item_vectors`` skips the embedding stage (e.g. vectors computed elsewhere); ``encoder``
+    replaces the default :class:`TextEncoder` (another model, another cache). Everything that
+    can be checked without data is checked first (:func:`preflight`); the files are written to
+    a temporary folder that replaces ``config.output`` whole only when the run succeeds
+    (:func:`recsys.pipelines.outputs.staged_output`). Returns the report dict.
+    """
+    encoder, head = preflight(config, encoder, item_vectors)
+    progress = Progress("recommend", config.show_progress)
+    stage = progress.stage
+    with staged_output(config.output, "recommend", ARTEFACTS) as folder:
+        started = time.perf_counter()
+        with stage("load", f"{config.dataset} ratings, per-user 8:1:1 split"):
+            ml, split = load_split(config)
+        with stage("embed", f"{split.data.n_items} item texts" if encoder else "given vectors"):
+            if item_vectors is None:
+                item_vectors = embed_items(ml, split, encoder, show_progress=config.show_progress)
+            item_vectors = np.asarray(item_vectors, dtype=np.float32)
+            if item_vectors.shape[0] != split.data.n_items:
+                raise ValueError(
+                    f"item_vectors has {item_vectors.shape[0]} rows, the split has"
+                    f" {split.data.n_items} items; embed the items of this split"
+                )
+        what = f"keep {config.n_features} of {item_vectors.shape[1]} dims ({config.feature_solver})"
+        with stage("feature_selection", what):
+            feat = select_features(
+                item_vectors, split.matrix("train"), config.n_features, config.feature_solver,
+                config.seed,
+            )  # fmt: skip
+            selected = np.asarray(feat.indices)
+        with stage("head", f"loading {config.head_path}" if head else "training the ranking head"):
+            head, head_source = _load_or_fit_head(config, split, item_vectors[:, selected], head)
+            head.save(folder / "head.qllm")
+        with stage("candidates", f"top {config.n_candidates} unseen items per user"):
+            scores = head.decision_function(np.arange(split.data.n_users)).astype(np.float64)
+            cands, cand_scores = candidate_lists(scores, split, config.n_candidates)
+        what = f"{split.data.n_users} slate QUBOs, k = {config.k} ({config.solver})"
+        with stage("slates", what):
+            slates, solver_info = qubo_slates(
+                cands, cand_scores, item_vectors, config.k, config.diversity, config.solver,
+                config.seed, show_progress=config.show_progress, **config.solver_options,
+            )  # fmt: skip
+        with stage("evaluate", f"metrics @{config.k} on the test part"):
+            lists = {"head": cands[:, : config.k], "qubo_slate": slates}
+            methods = _evaluate_all(config, split, item_vectors, lists, cands, cand_scores)
+        progress.timings["total"] = round(time.perf_counter() - started, 3)
+        report = build_report(
+            config, split, methods, feat, item_vectors.shape[1], head, head_source,
+            dict(n_candidates=int(cands.shape[1]), **solver_info), progress.timings,
+        )  # fmt: skip
+        write_report(report, head, folder)
     return report
-
-
-def _plots(report: dict, head: RankingHeadRecommender, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    epochs = [h["epoch"] for h in head.history_]
-    if any("valid_ndcg" in h for h in head.history_):
-        ax.plot(epochs, [h.get("valid_ndcg", np.nan) for h in head.history_], label="valid NDCG@10")
-        ax.axvline(head.best_epoch_, color="grey", ls="--", label="kept epoch")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("valid NDCG@10")
-    ax.set_title("Ranking head training (early stopping on valid)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "training.png", dpi=120)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, m in report["metrics"].items():
-        if "ild" in m:
-            ax.scatter(m["ild"], m["ndcg"], s=40)
-            ax.annotate(
-                name, (m["ild"], m["ndcg"]), fontsize=8, xytext=(4, 2), textcoords="offset points"
-            )
-    ax.set_xlabel("ILD@10 (1 - cosine of item text embeddings)")
-    ax.set_ylabel("NDCG@10 (test)")
-    ax.set_title("Accuracy vs diversity, same split")
-    fig.tight_layout()
-    fig.savefig(out / "accuracy_diversity.png", dpi=120)
-    plt.close(fig)
-
-
-# -- command line -----------------------------------------------------------------------------
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Options of ``qanneal-llm recommend``."""
-    d = RecommendConfig()
-    parser.add_argument("--dataset", default=d.dataset, choices=DATASETS)
-    parser.add_argument(
-        "--solver",
-        default=d.solver,
-        help="slate QUBO backend: anneal, neal, tabu, exact, mock-qpu, leap-qpu,"
-        " leap-hybrid (default %(default)s)",
-    )
-    parser.add_argument("--k", type=int, default=d.k, help="slate size (default %(default)s)")
-    parser.add_argument(
-        "--lambda",
-        dest="diversity",
-        type=float,
-        default=d.diversity,
-        help="diversity weight of the slate QUBO (default %(default)s)",
-    )
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--output", default=d.output, help="folder for report.json, PNGs, head")
-    parser.add_argument(
-        "--n-features",
-        type=int,
-        default=d.n_features,
-        help="embedding dimensions the feature QUBO keeps (default %(default)s)",
-    )
-    parser.add_argument("--feature-solver", default=d.feature_solver)
-    parser.add_argument(
-        "--candidates",
-        dest="n_candidates",
-        type=int,
-        default=d.n_candidates,
-        help="top-M candidates per user for the slate (default %(default)s)",
-    )
-    parser.add_argument("--loss", default=d.loss, choices=LOSSES)
-    parser.add_argument("--epochs", type=int, default=d.epochs)
-    parser.add_argument(
-        "--head",
-        dest="head_path",
-        default=None,
-        help="reuse a saved head checkpoint instead of training",
-    )
-    parser.add_argument("--max-users", type=int, default=None, help="slice for quick runs")
-    parser.add_argument("--max-items", type=int, default=None, help="slice for quick runs")
-    parser.add_argument(
-        "--no-baselines",
-        dest="baselines",
-        action="store_false",
-        help="skip MostPop, ItemKNN, MMR and DPP",
-    )
-    parser.add_argument(
-        "--quiet", dest="show_progress", action="store_false", help="no progress bars"
-    )
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Build the config from parsed arguments, run, print a short table; 0 on success."""
-    fields = RecommendConfig.__dataclass_fields__
-    config = RecommendConfig(**{k: v for k, v in vars(args).items() if k in fields})
-    try:
-        report = run(config)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"qanneal-llm recommend: error: {exc}", file=sys.stderr)
-        return 2
-    cols = ("ndcg", "recall", "mrr", "hit", "precision", "ild", "coverage", "novelty")
-    print(f"{'method':<14}" + "".join(f"{c:>11}" for c in cols))
-    for name, m in report["metrics"].items():
-        print(f"{name:<14}" + "".join(f"{m.get(c, float('nan')):>11.4f}" for c in cols))
-    s = report["slates"]
-    print(
-        f"slates: {s['n_problems']} by {s['solver']} (seed {s['seed']}), {s['n_feasible']}"
-        f" feasible, {s['n_repaired']} repaired; total {report['timings_seconds']['total']:.1f} s;"
-        f" report in {Path(config.output) / 'report.json'}"
-    )
-    return 0
