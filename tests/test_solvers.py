@@ -10,9 +10,19 @@ from qanneal_llm import solve, solve_many
 from qanneal_llm.qubo import slate_model
 from qanneal_llm.qubo.repair import feasible_start, repair
 from qanneal_llm.solvers import (
+    Backend,
+    BackendBase,
     MissingTokenError,
+    ProblemTooLargeError,
+    Samples,
+    SolverError,
     SwapAnnealingSampler,
+    UnknownOptionError,
+    UnknownSolverError,
     available_backends,
+    get_backend,
+    preflight,
+    register_backend,
     swap_anneal,
 )
 
@@ -108,7 +118,7 @@ def test_same_seed_same_answer_and_seed_is_reported():
 
 
 def test_infeasible_samples_are_repaired_and_flagged():
-    class AllOnes:
+    class AllOnes(dimod.Sampler):
         """A dimod sampler that always answers with every bit set."""
 
         parameters: dict = {}
@@ -266,3 +276,135 @@ def test_leap_hybrid_path_decodes_checks_and_reports(monkeypatch):
     assert bqm.feasible and model.is_feasible(bqm.x)
     with pytest.raises(ValueError, match="form must be"):
         solve(model, "leap-hybrid", form="dqm")
+
+
+# -- preflight: everything refusable is refused before any work ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("solver", "kwargs", "error", "match"),
+    [
+        ("anneall", {}, UnknownSolverError, "unknown solver 'anneall'; choose one of anneal,"),
+        ("neal", {"num_sweepz": 10}, UnknownOptionError, "no option 'num_sweepz'.*num_sweeps"),
+        ("anneal", {"num_sweepz": 10}, UnknownOptionError, "'anneal'.*local_search, num_reads"),
+        ("tabu", {"chain_strength": 2}, UnknownOptionError, "'tabu' has no option.*timeout"),
+        ("exact", {"n": 100, "k": 10}, ProblemTooLargeError, r"C\(100, 10\) = 17,310,309"),
+        ("exact", {"n": 30, "k": 3, "max_subsets": 100}, ProblemTooLargeError, "limit of 100"),
+        ("mock-qpu", {"n": 181, "k": 10}, ProblemTooLargeError, "181 variables.*holds 180"),
+        ("anneal", {"n": 5, "k": 6}, SolverError, "0 <= k <= n"),
+        ("leap-hybrid", {"form": "dqm"}, SolverError, "form must be"),
+    ],
+)
+def test_preflight_refuses_with_one_line_value_errors(solver, kwargs, error, match, monkeypatch):
+    monkeypatch.setenv("DWAVE_API_TOKEN", "test-token")
+    with pytest.raises(error, match=match) as caught:
+        preflight(solver, **kwargs)
+    assert isinstance(caught.value, ValueError) and "\n" not in str(caught.value)
+
+
+def test_preflight_accepts_what_solve_accepts(monkeypatch):
+    monkeypatch.setenv("DWAVE_API_TOKEN", "test-token")
+    preflight("anneal", n=100, k=10, seed=3, polish=False, num_sweeps=20, local_search=False)
+    preflight("exact", n=20, k=5)
+    preflight("mock-qpu", n=180, k=10, num_reads=5, chain_strength=2.0)
+    preflight("leap-qpu", n=100, k=10, num_reads=50)
+    preflight("leap-hybrid", n=1000, k=10, time_limit=5)
+    preflight(SwapAnnealingSampler(), n=10, k=3, num_reads=2)
+
+
+def test_preflight_asks_for_a_token_for_every_leap_solver(monkeypatch, tmp_path):
+    monkeypatch.delenv("DWAVE_API_TOKEN", raising=False)
+    monkeypatch.setenv("DWAVE_CONFIG_FILE", str(tmp_path / "none.conf"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    for solver in ("leap-qpu", "leap-hybrid"):
+        with pytest.raises(MissingTokenError, match="DWAVE_API_TOKEN.*dwave setup") as caught:
+            preflight(solver, n=50, k=5)
+        assert isinstance(caught.value, ValueError)
+    preflight("mock-qpu", n=50, k=5)  # the mock needs none
+
+
+def test_every_backend_rejects_unknown_options_in_solve(monkeypatch):
+    monkeypatch.setenv("DWAVE_API_TOKEN", "test-token")
+    model = instance(8, 3, seed=0)
+    for solver in [*available_backends(), SwapAnnealingSampler(), dimod.ExactSolver()]:
+        with pytest.raises(UnknownOptionError, match="no option 'num_sweepz'; its options are"):
+            solve(model, solver, num_sweepz=10)
+    with pytest.raises(UnknownOptionError, match="no option 'num_sweepz'"):
+        solve_many([model, model], "anneal", num_sweepz=10)
+    with pytest.raises(UnknownOptionError, match="SwapAnnealingSampler"):
+        SwapAnnealingSampler().sample_cqm(model.to_cqm(), num_sweepz=10)
+
+
+# -- the backend interface (issue 14): samplers adapted by type, one name per meaning ------------
+
+
+def test_our_own_sampler_is_a_solver_and_gets_the_cqm():
+    model = instance(12, 4, seed=3, groups=True)
+    result = solve(model, SwapAnnealingSampler(), seed=2, num_reads=4)
+    assert result.solver == "SwapAnnealingSampler" and result.feasible
+    assert result.objective == pytest.approx(solve(model, "exact").objective)
+    assert result.sampleset.record.is_feasible.all()  # the CQM form: feasibility per sample
+    again = solve(model, SwapAnnealingSampler(), seed=2, num_reads=4)
+    assert again.ids == result.ids  # the seed reaches the sampler
+
+
+def test_backends_follow_the_protocol_and_declare_their_options():
+    for name in available_backends():
+        backend = get_backend(name)
+        assert isinstance(backend, Backend) and backend.name == name
+        assert "seed" not in backend.parameters and backend.parameters
+    assert get_backend("anneal").sample_many is not None
+    assert get_backend("neal").sample_many is None
+
+
+def test_a_registered_backend_gets_checked_options_and_the_seed(monkeypatch):
+    from qanneal_llm.solvers import registry
+
+    monkeypatch.setattr(registry, "_BACKENDS", dict(registry._BACKENDS))
+    calls = []
+
+    class Greedy(BackendBase):
+        name = "greedy-test"
+        parameters = {"width": []}
+
+        def sample(self, model, *, seed, width=1):
+            calls.append((seed, width))
+            x = np.zeros((1, model.n), dtype=np.int8)
+            x[0, np.argsort(model.linear)[: model.k]] = 1
+            return Samples(x, {"width": width})
+
+    register_backend("greedy-test", Greedy)
+    model = instance(10, 3, seed=1)
+    result = solve(model, "greedy-test", seed=7, width=2)
+    assert calls == [(7, 2)] and result.solver == "greedy-test" and result.feasible
+    with pytest.raises(UnknownOptionError, match="its options are: width"):
+        solve(model, "greedy-test", depth=2)
+    with pytest.raises(TypeError, match="a Backend, a dimod.Sampler"):
+        solve(model, object())
+
+
+def test_the_annealers_local_search_and_solves_polish_are_separate_knobs():
+    assert "local_search" in SwapAnnealingSampler.parameters
+    assert "polish" not in SwapAnnealingSampler.parameters
+    model = instance(60, 10, seed=4)
+    rough = {"num_reads": 1, "agree": 0, "num_sweeps": 1, "beta_range": (0.01, 0.02)}
+    searched = solve(model, seed=5, polish=False, **rough)
+    assert searched.info["tabu_iterations"] > 0
+    raw = solve(model, seed=5, polish=False, local_search=False, **rough)
+    assert raw.info["tabu_iterations"] == 0 and not raw.polished
+    assert raw.objective == pytest.approx(raw.info["backend_objective"])  # nothing touched it
+    assert raw.objective > searched.objective + 1e-9  # the annealer's own search was off
+    polished = solve(model, seed=5, local_search=False, **rough)
+    assert polished.polished and polished.objective < raw.objective  # solve's descent ran
+    assert polished.info["backend_objective"] == pytest.approx(raw.objective)
+
+
+@pytest.mark.parametrize("bad", [np.eye(3), "model", None, dimod.BQM("BINARY")])
+def test_solve_names_the_builders_when_not_given_a_model(bad):
+    with pytest.raises(TypeError, match="needs a SubsetModel.*slate_model"):
+        solve(bad)
+    with pytest.raises(TypeError, match="SubsetModel"):
+        solve_many([instance(6, 2, 0), bad])
+    with pytest.raises(TypeError, match="for one model use solve"):
+        solve_many(instance(6, 2, 0))

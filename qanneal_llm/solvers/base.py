@@ -1,14 +1,43 @@
-"""What a backend must give back, and the shared path for backends that take a penalty BQM."""
+"""What a backend is, what it must give back, and the errors a solver call raises up front.
+
+Every backend follows :class:`Backend`: a ``name``, the ``parameters`` it accepts (dimod's
+convention: a dict keyed by option name), ``sample(model, *, seed, **options)`` returning
+:class:`Samples`, ``check`` for what can be refused before any work, and ``sample_many`` (a
+batch mode) or ``None``. :class:`BackendBase` gives the defaults; :class:`BQMBackend` is the
+shared path for backends that hand the penalty BQM to a dimod sampler.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import dimod
 import numpy as np
 
 from qanneal_llm.qubo.model import SubsetModel
+
+
+class SolverError(ValueError):
+    """A solver call that cannot run as asked; the message says what to change (one line)."""
+
+
+class UnknownSolverError(SolverError):
+    """No backend is registered under the given name."""
+
+
+class UnknownOptionError(SolverError):
+    """An option the chosen backend does not declare in its ``parameters``."""
+
+
+class ProblemTooLargeError(SolverError):
+    """The problem is too large for the chosen backend (brute force, or the QPU's graph)."""
+
+
+class MissingTokenError(SolverError):
+    """No Leap API token could be found."""
 
 
 @dataclass
@@ -20,6 +49,53 @@ class Samples:
     sampleset: dimod.SampleSet | None = None
 
 
+@runtime_checkable
+class Backend(Protocol):
+    """The interface :func:`~qanneal_llm.solvers.solve` calls.
+
+    ``parameters`` lists every option ``sample`` accepts besides ``seed`` (anything else is
+    refused by name). ``check`` raises a :class:`SolverError` for what is knowable from the
+    size alone (``n`` candidates, ``k`` chosen, either may be ``None``) and ``options``.
+    ``sample_many(models, seeds, *, n_jobs, **options)`` yields one :class:`Samples` per
+    model in order; ``None`` when the backend has no batch mode.
+    """
+
+    name: str
+    parameters: Mapping[str, list]
+    sample_many: Callable[..., Iterable[Samples]] | None
+
+    def sample(self, model: SubsetModel, *, seed: int, **options) -> Samples: ...
+
+    def check(self, *, n: int | None, k: int | None, options: Mapping) -> None: ...
+
+
+class BackendBase:
+    """Defaults for a :class:`Backend`: no options, nothing to check, no batch mode."""
+
+    name = "backend"
+    parameters: Mapping[str, list] = {}
+    sample_many = None
+
+    def check(self, *, n: int | None, k: int | None, options: Mapping) -> None:
+        """Nothing to refuse up front."""
+
+    def sample(self, model: SubsetModel, *, seed: int, **options) -> Samples:
+        raise NotImplementedError
+
+
+def check_options(name: str, parameters: Mapping, options: Mapping) -> None:
+    """Refuse options that solver ``name`` does not declare in ``parameters``, naming the ones
+    it does (where dimod's ``remove_unknown_kwargs`` warns and drops them: a typo should not
+    silently run with defaults)."""
+    unknown = sorted(set(options) - set(parameters))
+    if unknown:
+        valid = ", ".join(sorted(parameters)) or "none"
+        raise UnknownOptionError(
+            f"solver {name!r} has no option {', '.join(map(repr, unknown))}; its options are:"
+            f" {valid}"
+        )
+
+
 def states_from_sampleset(sampleset: dimod.SampleSet, n: int) -> np.ndarray:
     """The candidate bits ``0..n-1`` of every sample (slack bits dropped), as int8 rows."""
     if not len(sampleset):
@@ -28,30 +104,37 @@ def states_from_sampleset(sampleset: dimod.SampleSet, n: int) -> np.ndarray:
     return np.ascontiguousarray(sampleset.record.sample[:, columns], dtype=np.int8)
 
 
-class BQMBackend:
+class BQMBackend(BackendBase):
     """A backend that solves the penalty form with a dimod sampler.
 
     Subclasses say which sampler to use (:meth:`sampler`), which call options it gets
-    (:meth:`sample_options`; ``takes_seed`` passes the seed on) and what else to report
-    (:meth:`extra_info`); ``penalty`` overrides the calibrated penalty weight.
+    (:meth:`sample_options`) and what else to report (:meth:`extra_info`). The seed is passed
+    on when the sampler declares a ``seed`` parameter; ``penalty`` overrides the calibrated
+    penalty weight.
     """
 
     name = "bqm"
-    takes_seed = False
 
-    def sampler(self, seed: int):
+    def sampler(self) -> dimod.Sampler:
         raise NotImplementedError
 
-    def sample_options(self, bqm: dimod.BinaryQuadraticModel, seed: int, options: dict) -> dict:
-        return {"seed": seed, **options} if self.takes_seed else options
+    @property
+    def parameters(self) -> dict[str, list]:
+        names = set(self.sampler().parameters) - {"seed"}
+        return {name: [] for name in sorted(names | {"penalty"})}
+
+    def sample_options(self, bqm: dimod.BinaryQuadraticModel, options: dict) -> dict:
+        return options
 
     def extra_info(self, sampleset: dimod.SampleSet, options: dict) -> dict:
         return {}
 
     def sample(self, model: SubsetModel, *, seed: int, penalty: float | None = None, **options):
         bqm = model.to_bqm(penalty)
-        sampler = self.sampler(seed)
-        options = self.sample_options(bqm, seed, options)
+        sampler = self.sampler()
+        if "seed" in sampler.parameters:
+            options = {"seed": seed, **options}
+        options = self.sample_options(bqm, options)
         start = time.perf_counter()
         sampleset = sampler.sample(bqm, **options)
         sampleset.resolve()

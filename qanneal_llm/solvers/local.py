@@ -7,17 +7,34 @@ import itertools
 import math
 import time
 
+import dimod
 import numpy as np
 
 from qanneal_llm.qubo.model import InfeasibleModelError, SubsetModel
-from qanneal_llm.solvers.base import BQMBackend, Samples
-from qanneal_llm.solvers.swap_annealer import plan_anneal, run_plans, swap_anneal
+from qanneal_llm.solvers.base import (
+    BackendBase,
+    BQMBackend,
+    ProblemTooLargeError,
+    Samples,
+    states_from_sampleset,
+)
+from qanneal_llm.solvers.swap_annealer import (
+    SwapAnnealingSampler,
+    plan_anneal,
+    run_plans,
+    swap_anneal,
+)
 
 
-class AnnealBackend:
-    """Constraint-preserving swap annealing, then descent and swap tabu search (the default)."""
+class AnnealBackend(BackendBase):
+    """Constraint-preserving swap annealing, then descent and swap tabu search (the default).
+
+    Its options are :attr:`SwapAnnealingSampler.parameters` (the seed comes from ``solve``):
+    declaring a new option there declares it here.
+    """
 
     name = "anneal"
+    parameters = {p: [] for p in SwapAnnealingSampler.parameters if p != "seed"}
 
     def sample(self, model: SubsetModel, *, seed: int, **options) -> Samples:
         states, _, info = swap_anneal(model, seed=seed, **options)
@@ -31,8 +48,8 @@ class AnnealBackend:
 
     @staticmethod
     def _samples(states, info, options) -> Samples:
-        # With its polish on, every read already ends where no swap improves it.
-        info.update(num_samples=len(states), local_optima=options.get("polish", True))
+        # With its local search on, every read already ends where no swap improves it.
+        info.update(num_samples=len(states), local_optima=options.get("local_search", True))
         return Samples(states, info)
 
 
@@ -40,9 +57,8 @@ class NealBackend(BQMBackend):
     """dwave-samplers' simulated annealing (neal) on the penalty BQM, at its own defaults."""
 
     name = "neal"
-    takes_seed = True
 
-    def sampler(self, seed):
+    def sampler(self):
         from dwave.samplers import SimulatedAnnealingSampler
 
         return SimulatedAnnealingSampler()
@@ -52,9 +68,8 @@ class TabuBackend(BQMBackend):
     """dwave-samplers' multistart tabu search on the penalty BQM."""
 
     name = "tabu"
-    takes_seed = True
 
-    def sampler(self, seed):
+    def sampler(self):
         from dwave.samplers import TabuSampler
 
         return TabuSampler()
@@ -63,15 +78,37 @@ class TabuBackend(BQMBackend):
 class DimodSamplerBackend(BQMBackend):
     """Any ``dimod.Sampler`` instance, given the penalty BQM."""
 
+    def __init__(self, sampler: dimod.Sampler):
+        self._sampler = sampler
+        self.name = type(sampler).__name__
+
+    def sampler(self):
+        return self._sampler
+
+
+class CQMSamplerBackend(BackendBase):
+    """A sampler with Leap's CQM interface (``sample_cqm``), given the constrained form: ours
+    (:class:`SwapAnnealingSampler`) or ``LeapHybridCQMSampler``."""
+
     def __init__(self, sampler):
         self._sampler = sampler
         self.name = type(sampler).__name__
 
-    def sampler(self, seed):
-        return self._sampler
+    @property
+    def parameters(self) -> dict[str, list]:
+        return {p: [] for p in self._sampler.parameters if p != "seed"}
+
+    def sample(self, model: SubsetModel, *, seed: int, **options) -> Samples:
+        if "seed" in self._sampler.parameters:
+            options = {"seed": seed, **options}
+        start = time.perf_counter()
+        sampleset = self._sampler.sample_cqm(model.to_cqm(), **options)
+        sampleset.resolve()
+        info = {"num_samples": len(sampleset), "sample_seconds": time.perf_counter() - start}
+        return Samples(states_from_sampleset(sampleset, model.n), info, sampleset)
 
 
-class ExactBackend:
+class ExactBackend(BackendBase):
     """Brute force over every feasible k-subset; a certified optimum for small problems.
 
     The work is C(n, k) subsets, so a ``max_subsets`` limit turns a hopeless call into a clear
@@ -79,15 +116,25 @@ class ExactBackend:
     """
 
     name = "exact"
+    parameters = {"max_subsets": []}
+    max_subsets = 2_000_000
 
-    def sample(self, model: SubsetModel, *, seed: int, max_subsets: int = 2_000_000) -> Samples:
+    def check(self, *, n, k, options) -> None:
+        """Refuse more than ``max_subsets`` subsets C(n, k)."""
+        if n is None or k is None:
+            return
+        limit = options.get("max_subsets", self.max_subsets)
+        total = math.comb(n, k)
+        if total > limit:
+            raise ProblemTooLargeError(
+                f"exact search would enumerate C({n}, {k}) = {total:,} subsets, over the limit of"
+                f" {limit:,}; use solver='anneal' (or raise max_subsets)"
+            )
+
+    def sample(self, model: SubsetModel, *, seed: int, max_subsets: int = max_subsets) -> Samples:
         n, k = model.n, model.k
         total = math.comb(n, k)
-        if total > max_subsets:
-            raise ValueError(
-                f"exact search would enumerate C({n}, {k}) = {total:,} subsets, over the limit of"
-                f" {max_subsets:,}; use solver='anneal' (or raise max_subsets)"
-            )
+        self.check(n=n, k=k, options={"max_subsets": max_subsets})
         start = time.perf_counter()
         best_value, best = np.inf, None
         combos = itertools.combinations(range(n), k)

@@ -7,6 +7,7 @@ and re-checks feasibility against the model itself before returning.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 
@@ -16,44 +17,109 @@ import numpy as np
 from qanneal_llm.qubo.model import SubsetModel
 from qanneal_llm.qubo.repair import polish as polish_states
 from qanneal_llm.qubo.repair import repair as repair_state
-from qanneal_llm.solvers.base import Samples
+from qanneal_llm.solvers.base import (
+    Backend,
+    Samples,
+    SolverError,
+    UnknownSolverError,
+    check_options,
+)
 from qanneal_llm.solvers.leap import HybridBackend, MockQPUBackend, QPUBackend
 from qanneal_llm.solvers.local import (
     AnnealBackend,
+    CQMSamplerBackend,
     DimodSamplerBackend,
     ExactBackend,
     NealBackend,
     TabuBackend,
 )
 from qanneal_llm.solvers.result import SelectionResult
+from qanneal_llm.solvers.swap_annealer import SwapAnnealingSampler
 
-_BACKENDS: dict[str, Callable[[], object]] = {}
+_BACKENDS: dict[str, Callable[[], Backend]] = {}
 
 
-def register_backend(name: str, factory: Callable[[], object]) -> None:
-    """Make ``solve(model, solver=name)`` use ``factory()``; the backend needs
-    ``sample(model, *, seed, **options) -> Samples``."""
+def register_backend(name: str, factory: Callable[[], Backend]) -> None:
+    """Make ``solve(model, solver=name)`` use ``factory()``, a :class:`Backend`."""
     _BACKENDS[name] = factory
 
 
 def available_backends() -> list[str]:
+    """The registered solver names."""
     return sorted(_BACKENDS)
 
 
-def get_backend(solver):
-    """A backend from a registered name, a backend object, or any dimod sampler."""
+def get_backend(solver) -> Backend:
+    """A backend from a registered name, a backend object, or a sampler to adapt.
+
+    Samplers are adapted by what they are: ours (:class:`SwapAnnealingSampler`) and Leap's
+    ``LeapHybridCQMSampler`` get the constrained model (CQM), any other ``dimod.Sampler`` the
+    penalty BQM.
+    """
     if isinstance(solver, str):
         if solver not in _BACKENDS:
-            raise ValueError(
-                f"unknown solver {solver!r}; choose one of {available_backends()} or pass a dimod"
-                " sampler"
+            raise UnknownSolverError(
+                f"unknown solver {solver!r}; choose one of {', '.join(available_backends())}"
+                " (or pass a dimod sampler)"
             )
         return _BACKENDS[solver]()
-    if isinstance(solver, dimod.Sampler) or hasattr(solver, "properties"):
+    if isinstance(solver, SwapAnnealingSampler) or _is_leap_cqm_sampler(solver):
+        return CQMSamplerBackend(solver)
+    if isinstance(solver, dimod.Sampler):
         return DimodSamplerBackend(solver)
-    if callable(getattr(solver, "sample", None)):
+    if isinstance(solver, Backend):
         return solver
-    raise TypeError(f"solver must be a name, a backend or a dimod sampler, got {type(solver)}")
+    raise TypeError(
+        f"solver must be a name ({', '.join(available_backends())}), a Backend, a dimod.Sampler"
+        f" or SwapAnnealingSampler, got {type(solver).__name__}"
+    )
+
+
+def _is_leap_cqm_sampler(solver) -> bool:
+    # only an imported dwave.system can have made one, so never import it just to ask
+    system = sys.modules.get("dwave.system")
+    return system is not None and isinstance(solver, system.LeapHybridCQMSampler)
+
+
+def preflight(
+    solver,
+    *,
+    n: int | None = None,
+    k: int | None = None,
+    seed: int | None = None,
+    polish: bool = True,
+    **options,
+) -> None:
+    """Refuse, before any expensive stage, a solve that cannot run.
+
+    Raises a :class:`~qanneal_llm.solvers.SolverError` (a ``ValueError``) with a one-line
+    message when ``solver`` is unknown, an option is not one the backend declares, a Leap
+    token is missing (:class:`MissingTokenError`), ``exact`` would enumerate too many
+    subsets for (``n``, ``k``), or ``n`` dense variables do not fit the QPU. ``seed`` and
+    ``polish`` are accepted so that the arguments of a later :func:`solve` can be passed as
+    they are.
+
+    >>> preflight("anneal", n=100, k=10, num_sweeps=100)
+    >>> preflight("neal", num_sweepz=10)
+    Traceback (most recent call last):
+    ...
+    qanneal_llm.solvers.base.UnknownOptionError: solver 'neal' has no option 'num_sweepz'; ...
+    """
+    backend = get_backend(solver)
+    check_options(backend.name, backend.parameters, options)
+    if n is not None and k is not None and not 0 <= k <= n:
+        raise SolverError(f"need 0 <= k <= n, got k = {k} for n = {n} candidates")
+    backend.check(n=n, k=k, options=options)
+
+
+def _require_models(models, call: str) -> None:
+    for model in models:
+        if not isinstance(model, SubsetModel):
+            raise TypeError(
+                f"{call} needs a SubsetModel, got {type(model).__name__}; build one with"
+                " qanneal_llm.subset_model, slate_model, feature_model,"
+                " collaborative_feature_model or portfolio_model"
+            )
 
 
 for _backend in (
@@ -84,8 +150,18 @@ def solve(
 ) -> SelectionResult:
     """Solve ``model`` with ``solver`` and return a checked :class:`SelectionResult`.
 
-    ``seed`` drives every random step (drawn and reported when not given). ``options`` go to
-    the backend (e.g. ``num_reads``, ``num_sweeps``, ``penalty``, ``chain_strength``).
+    ``solver`` is a registered name (:func:`available_backends`), a :class:`Backend`, or a
+    sampler (see :func:`get_backend`). ``seed`` drives every random step (drawn and reported
+    when not given). ``options`` go to the backend and must be among its ``parameters``
+    (e.g. ``num_reads``, ``num_sweeps``, ``local_search`` for ``anneal``; ``penalty``,
+    ``chain_strength`` for the QPU).
+
+    Whatever the backend, ``solve`` keeps the best feasible proposal (repairing, and saying
+    so, when none is feasible). ``polish=True`` then runs steepest-descent swaps from it until
+    no single swap improves it (``result.polished`` says whether that helped);
+    ``polish=False`` returns the backend's own best (repaired if needed), to see what a
+    backend does alone. It is skipped when the backend already ends in such a local optimum
+    (``anneal`` with its ``local_search`` on).
 
     >>> from qanneal_llm.qubo import subset_model
     >>> model = subset_model([-1.0, -2.0, -3.0], [[0, 0, 0], [0, 0, 4], [0, 4, 0]], k=2)
@@ -94,16 +170,29 @@ def solve(
     ([0, 2], -4.0, True)
     """
     started = time.perf_counter()
+    _require_models([model], "solve")
     backend = get_backend(solver)
+    check_options(backend.name, backend.parameters, options)
     seed = new_seed() if seed is None else int(seed)
     reduced, free = model.reduced()
     if _trivial(reduced):
         samples, seconds = _trivial_samples(reduced), 0.0
     else:
+        backend.check(n=reduced.n, k=reduced.k, options=options)
         t = time.perf_counter()
         samples = backend.sample(reduced, seed=seed, **options)
         seconds = time.perf_counter() - t
-    return finish(model, reduced, free, samples, backend.name, seed, polish, seconds, started)
+    return _finish(
+        model,
+        reduced=reduced,
+        free=free,
+        samples=samples,
+        solver=backend.name,
+        seed=seed,
+        polish=polish,
+        backend_seconds=seconds,
+        started=started,
+    )
 
 
 def solve_many(
@@ -121,16 +210,21 @@ def solve_many(
     Backends with a batch mode (the default ``anneal``) prepare every problem first, then run
     them on ``n_jobs`` threads (default: all cores) with the GIL released; each result is
     identical to ``solve(models[i], solver, seed=seeds[i], **options)``. Other backends are
-    called one problem at a time. ``executor="ray"`` (or a
+    called one problem at a time. ``polish`` is as in :func:`solve`. ``executor="ray"`` (or a
     :class:`qanneal_llm.distributed.RayExecutor`) solves chunks of ``models`` on a Ray cluster
     instead, with the same seeds and the same results.
     """
+    if isinstance(models, SubsetModel):
+        raise TypeError("solve_many needs a sequence of SubsetModels; for one model use solve")
+    backend = get_backend(solver)
+    check_options(backend.name, backend.parameters, options)
     seed = new_seed() if seed is None else int(seed)
     if executor is not None:
         from qanneal_llm.distributed import as_executor
 
         runner = as_executor(executor)
         return list(runner.solve_iter(models, solver, seed=seed, polish=polish, **options))
+    models = list(models)
     seeds = [int(s) for s in seed_stream(seed, len(models))]
     return solve_batch(models, seeds, solver, n_jobs=n_jobs, polish=polish, **options)
 
@@ -146,8 +240,10 @@ def solve_batch(
 ) -> list[SelectionResult]:
     """:func:`solve_many` with one given seed per model (what each worker of a distributed
     batch runs on its chunk)."""
+    _require_models(models, "solve_many")
     backend = get_backend(solver)
-    if not hasattr(backend, "sample_many"):
+    check_options(backend.name, backend.parameters, options)
+    if backend.sample_many is None:
         return [
             solve(m, backend, seed=s, polish=polish, **options)
             for m, s in zip(models, seeds, strict=True)
@@ -155,6 +251,8 @@ def solve_batch(
     started = time.perf_counter()
     reduced = [m.reduced() for m in models]
     todo = [i for i, (r, _) in enumerate(reduced) if not _trivial(r)]
+    for i in todo:
+        backend.check(n=reduced[i][0].n, k=reduced[i][0].k, options=options)
     batch = backend.sample_many(
         [reduced[i][0] for i in todo], [seeds[i] for i in todo], n_jobs=n_jobs, **options
     )
@@ -168,7 +266,17 @@ def solve_batch(
         # each result's total is its share of the batch plus its own checks
         begun = time.perf_counter() - per_problem
         results.append(
-            finish(model, red, free, sample, backend.name, seeds[i], polish, per_problem, begun)
+            _finish(
+                model,
+                reduced=red,
+                free=free,
+                samples=sample,
+                solver=backend.name,
+                seed=seeds[i],
+                polish=polish,
+                backend_seconds=per_problem,
+                started=begun,
+            )
         )
     return results
 
@@ -188,7 +296,18 @@ def _trivial_samples(reduced: SubsetModel) -> Samples:
     return Samples(states, {"trivial": True})
 
 
-def finish(model, reduced, free, samples, solver_name, seed, polish, backend_seconds, started):
+def _finish(
+    model: SubsetModel,
+    *,
+    reduced: SubsetModel,
+    free: np.ndarray,
+    samples: Samples,
+    solver: str,
+    seed: int,
+    polish: bool,
+    backend_seconds: float,
+    started: float,
+) -> SelectionResult:
     """Check the backend's proposals, repair or polish, and build the user's result."""
     timings: dict[str, float] = {"backend": backend_seconds}
     states, info, sampleset = samples.states, dict(samples.info), samples.sampleset
@@ -232,7 +351,7 @@ def finish(model, reduced, free, samples, solver_name, seed, polish, backend_sec
         feasible=True,
         repaired=repaired,
         polished=polished,
-        solver=solver_name,
+        solver=solver,
         seed=seed,
         timings=timings,
         info=info,

@@ -65,4 +65,3 @@ class SelectionResult:
             f"{len(self.ids)} chosen by {self.solver} (seed {self.seed}): objective "
             f"{self.objective:.6g}, {flags}, {self.timings.get('total', float('nan')):.3f} s"
         )
-

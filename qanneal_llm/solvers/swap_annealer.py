@@ -26,6 +26,7 @@ import numpy as np
 from qanneal_llm import _kernels
 from qanneal_llm.qubo.model import SubsetModel, subset_model
 from qanneal_llm.qubo.repair import feasible_start, kernel_arrays
+from qanneal_llm.solvers.base import check_options
 
 
 @dataclass
@@ -40,7 +41,7 @@ class AnnealPlan:
     num_sweeps: int
     seeds: np.ndarray
     agree: int
-    polish: bool
+    local_search: bool
     tabu_iterations: int
     tabu_stall: int
 
@@ -53,7 +54,7 @@ def plan_anneal(
     num_sweeps: int = 50,
     beta_range: tuple[float, float] | None = None,
     seed: int | None = None,
-    polish: bool = True,
+    local_search: bool = True,
     tabu_iterations: int | None = None,
     tabu_stall: int | None = 100,
     initial_states: np.ndarray | None = None,
@@ -90,8 +91,8 @@ def plan_anneal(
         num_sweeps=int(num_sweeps),
         seeds=rng.integers(0, 2**31 - 1, size=num_reads),
         agree=int(agree),
-        polish=bool(polish),
-        tabu_iterations=int(tabu_iterations) if polish else 0,
+        local_search=bool(local_search),
+        tabu_iterations=int(tabu_iterations) if local_search else 0,
         tabu_stall=int(tabu_iterations if tabu_stall is None else tabu_stall),
     )
 
@@ -112,7 +113,7 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         plan.num_sweeps,
         plan.seeds,
         plan.agree,
-        plan.polish,
+        plan.local_search,
         plan.tabu_iterations,
         plan.tabu_stall,
     )
@@ -135,12 +136,13 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
     Each read anneals from a random feasible start over ``num_sweeps`` sweeps (default 50) of
     ``n`` proposed swaps, the temperature falling geometrically from a hot end that accepts
     the median uphill swap half the time to a cold end that accepts a small one 1% of the time
-    (``beta_range`` overrides). With ``polish`` it then descends by the best improving swap and
-    runs swap tabu search for up to ``tabu_iterations`` steps (default ``max(200, n)``),
-    stopping after ``tabu_stall`` steps without a new best (default 100). Reads restart until
-    ``agree`` of them (default 3) reach the same best energy, at most ``num_reads`` (default
-    16): easy problems cost three reads, rugged ones get more. Annealing finds the region, tabu
-    search closes the last fraction of a percent (benchmarks/solvers.py).
+    (``beta_range`` overrides). With ``local_search`` (default on) it then descends by the best
+    improving swap and runs swap tabu search for up to ``tabu_iterations`` steps (default
+    ``max(200, n)``), stopping after ``tabu_stall`` steps without a new best (default 100).
+    Reads restart until ``agree`` of them (default 3) reach the same best energy, at most
+    ``num_reads`` (default 16): easy problems cost three reads, rugged ones get more.
+    Annealing finds the region, tabu search closes the last fraction of a percent
+    (benchmarks/solvers.py).
     """
     return run_plan(plan_anneal(model, **options))
 
@@ -188,6 +190,7 @@ class SwapAnnealingSampler:
             "agree",
             "num_sweeps",
             "beta_range",
+            "local_search",
             "tabu_iterations",
             "tabu_stall",
             "seed",
@@ -198,7 +201,8 @@ class SwapAnnealingSampler:
     def sample_cqm(
         self, cqm: dimod.ConstrainedQuadraticModel, *, seed: int | None = None, **options
     ) -> dimod.SampleSet:
-        """Sample a selection CQM; ``options`` are those of :func:`swap_anneal`."""
+        """Sample a selection CQM; ``options`` are those in :attr:`parameters`."""
+        check_options(type(self).__name__, self.parameters, options)
         model, labels = model_from_cqm(cqm)
         start = time.perf_counter()
         states, _, info = swap_anneal(model, seed=seed, **options)
