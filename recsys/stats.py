@@ -24,6 +24,7 @@ from scipy.stats import kurtosis, norm, skew
 
 __all__ = [
     "SharpeTest",
+    "compare_to_baseline",
     "deflated_sharpe_ratio",
     "hac_covariance",
     "holm",
@@ -259,3 +260,37 @@ def holm(p_values) -> np.ndarray:
     out = np.empty_like(p)
     out[order] = np.minimum(adjusted, 1.0)
     return out
+
+
+def compare_to_baseline(
+    returns, baseline: str, *, n_boot: int = 2000, seed: int = 0, periods_per_year: float = 252
+):
+    """Every column of ``returns`` (a DataFrame of aligned daily returns) against ``baseline``.
+
+    One row per other column: both Sharpe ratios, their difference, the HAC and bootstrap
+    p-values, and the Holm-adjusted bootstrap p-value over all the columns compared (the
+    family-wise correction for having tried that many rows).
+    """
+    import pandas as pd
+
+    if baseline not in returns.columns:
+        raise ValueError(f"baseline {baseline!r} is not a column; have {list(returns.columns)}")
+    frame = returns.dropna()
+    rows = {}
+    for name in frame.columns.drop(baseline):
+        hac = sharpe_difference_hac(frame[name], frame[baseline], periods_per_year=periods_per_year)
+        boot = sharpe_difference_bootstrap(
+            frame[name], frame[baseline], n_boot=n_boot, seed=seed,
+            periods_per_year=periods_per_year,
+        )  # fmt: skip
+        rows[name] = {
+            "sharpe": hac.sharpe_1,
+            "sharpe_baseline": hac.sharpe_2,
+            "difference": hac.difference,
+            "p_hac": hac.p_value,
+            "p_bootstrap": boot.p_value,
+        }
+    table = pd.DataFrame(rows).T
+    if len(table):
+        table["p_bootstrap_holm"] = holm(table["p_bootstrap"].to_numpy(dtype=float))
+    return table

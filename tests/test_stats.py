@@ -104,3 +104,17 @@ def test_holm_never_lowers_and_keeps_order():
     assert np.all(adj >= p) and np.all(adj <= 1)
     assert np.argsort(adj, kind="stable").tolist() == np.argsort(p, kind="stable").tolist()
     assert adj[1] == pytest.approx(0.004)
+
+
+def test_compare_to_baseline_table():
+    import pandas as pd
+
+    a, b = _correlated(6, edge=0.0006)
+    frame = pd.DataFrame({"base": a, "better": b, "same": a.copy()})
+    table = stats.compare_to_baseline(frame, "base", n_boot=199)
+    assert list(table.index) == ["better", "same"]
+    assert table.loc["better", "p_hac"] < 0.01
+    assert table.loc["same", "p_bootstrap"] > 0.5
+    assert (table["p_bootstrap_holm"] >= table["p_bootstrap"]).all()
+    with pytest.raises(ValueError, match="baseline"):
+        stats.compare_to_baseline(frame, "nope")
