@@ -283,3 +283,27 @@ def test_multi_label_relevance_is_the_mean_over_labels(method):
     np.testing.assert_allclose(one[0], per_label[0][0], atol=1e-6)
     with pytest.raises(ValueError, match="rows but y has"):
         relevance_redundancy(X, Y[:-1], method)
+
+
+def test_conditional_mi_matches_a_direct_count():
+    from qanneal_llm.qubo.features import quantile_bins
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)  # three classes, one rare
+    codes = quantile_bins(X, 3)
+
+    def cmi(i, j):  # I(X_i; Y | X_j) from the plain definition
+        total = 0.0
+        for a, b, c in itertools.product(range(3), range(3), range(3)):
+            p_abc = np.mean((codes[:, i] == a) & (codes[:, j] == b) & (y == c))
+            if p_abc > 0:
+                p_b = np.mean(codes[:, j] == b)
+                p_ab = np.mean((codes[:, i] == a) & (codes[:, j] == b))
+                p_bc = np.mean((codes[:, j] == b) & (y == c))
+                total += p_abc * np.log(p_b * p_abc / (p_ab * p_bc))
+        return total
+
+    _, pair = relevance_redundancy(X, y.astype(float), "conditional_mi", n_bins=3)
+    for i, j in itertools.combinations(range(4), 2):
+        assert -pair[i, j] == pytest.approx((cmi(i, j) + cmi(j, i)) / 2, abs=1e-6)

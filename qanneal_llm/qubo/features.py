@@ -133,37 +133,56 @@ def relevance_redundancy(X, y, method: str = "correlation", n_bins: int = 8):
         return (np.abs(Z.T @ zy) / n).mean(axis=1), np.abs(Z.T @ Z) / n
     codes = quantile_bins(X, n_bins)
     onehot = _one_hot(codes, n_bins)
-    relevance, bonus = np.zeros(d), np.zeros((d, d))
+    pair_counts = onehot.T @ onehot  # co-occurrence counts of (feature, bin) pairs
+    yhots = []
     for column in Y.T:
         ycodes = _target_codes(column, n_bins)
-        classes = int(ycodes.max()) + 1
-        yhot = np.zeros((n, classes), dtype=np.float32)
+        yhot = np.zeros((n, int(ycodes.max()) + 1), dtype=np.float32)
         yhot[np.arange(n), ycodes] = 1.0
-        joint_xy = (onehot.T @ yhot).reshape(d, n_bins, classes) / n
-        relevance += _mi_from_joint(joint_xy, (1,), (2,)) / Y.shape[1]
-        if method == "conditional_mi":
-            bonus += _conditional_mi_bonus(onehot, yhot, d, n_bins) / Y.shape[1]
-    if method == "mutual_info":
-        joint = (onehot.T @ onehot).reshape(d, n_bins, d, n_bins) / n
-        return relevance, _mi_from_joint(joint, (1,), (3,))
-    return relevance, -bonus
-
-
-def _conditional_mi_bonus(onehot, yhot, d: int, n_bins: int) -> np.ndarray:
-    """Symmetrised ``I(X_i; Y | X_j)`` =
-    sum p(xi,xj,y) log p(xj) p(xi,xj,y) / (p(xi,xj) p(xj,y))."""
-    classes = yhot.shape[1]
-    joint3 = (
-        np.stack(
-            [(onehot * yhot[:, c : c + 1]).T @ onehot for c in range(classes)], axis=-1
-        ).reshape(d, n_bins, d, n_bins, classes)
-        / onehot.shape[0]
+        yhots.append(yhot)
+    relevance = np.mean(
+        [_mi_from_joint((onehot.T @ yh).reshape(d, n_bins, -1) / n, (1,), (2,)) for yh in yhots],
+        axis=0,
     )
-    p_ij = joint3.sum(axis=4, keepdims=True)
-    p_jy = joint3.sum(axis=1, keepdims=True)
-    p_j = joint3.sum(axis=(1, 4), keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cmi = np.nansum(joint3 * np.log(p_j * joint3 / (p_ij * p_jy)), axis=(1, 3, 4))
+    if method == "mutual_info":
+        joint = (pair_counts / n).reshape(d, n_bins, d, n_bins)
+        return relevance, _mi_from_joint(joint, (1,), (3,))
+    return relevance, -_conditional_mi_bonus(onehot, pair_counts, yhots, n_bins)
+
+
+def _entropy(counts: np.ndarray, n: int, axis) -> np.ndarray:
+    """Entropy (nats) of the probabilities ``counts / n`` summed over ``axis``, for integer
+    counts: ``(sum c log n - sum c log c) / n`` with ``c log c`` looked up, not computed."""
+    c = np.rint(counts).astype(np.int64)
+    values = np.arange(1, n + 1, dtype=np.float64)
+    c_log_c = np.concatenate([[0.0], values * np.log(values)])
+    return (c.sum(axis=axis) * np.log(n) - c_log_c[c].sum(axis=axis)) / n
+
+
+def _conditional_mi_bonus(onehot, pair_counts, yhots, n_bins: int) -> np.ndarray:
+    """Symmetrised ``I(X_i; Y | X_j) = H(X_i, X_j) + H(X_j, Y) - H(X_j) - H(X_i, X_j, Y)``,
+    averaged over the targets (one-hot class matrices ``yhots``).
+
+    The three-way counts of a class are a product over that class's rows only; the largest
+    class is the pair counts minus the others (exact: the counts are integers), so a rare
+    label costs a product over its few positive rows.
+    """
+    n, width = onehot.shape
+    d = width // n_bins
+    cmi = _entropy(pair_counts.reshape(d, n_bins, d, n_bins), n, (1, 3))
+    cmi -= _entropy(onehot.sum(axis=0).reshape(d, n_bins), n, 1)[None, :]
+    for yhot in yhots:
+        members = yhot.astype(bool).T
+        h_jy = _entropy((onehot.T @ yhot).reshape(d, n_bins, yhot.shape[1]), n, (1, 2))
+        largest = int(members.sum(axis=1).argmax())
+        h_ijy, rest = np.zeros((d, d)), pair_counts.copy()
+        for c, rows in enumerate(members):
+            if c != largest:
+                counts = onehot[rows].T @ onehot[rows]
+                rest -= counts
+                h_ijy += _entropy(counts.reshape(d, n_bins, d, n_bins), n, (1, 3))
+        h_ijy += _entropy(rest.reshape(d, n_bins, d, n_bins), n, (1, 3))
+        cmi += (h_jy[None, :] - h_ijy) / len(yhots)
     return (cmi + cmi.T) / 2
 
 
