@@ -427,6 +427,12 @@ class TextEncoder:
             )
         self._loaded = self._model = self._tokenizer = self._dim = None
 
+    def __getstate__(self) -> dict:
+        # an encoder shipped to another process (e.g. a Ray worker) reloads its weights there
+        state = dict(self.__dict__)
+        state["_loaded"] = state["_model"] = state["_tokenizer"] = None
+        return state
+
     def __repr__(self) -> str:
         return (
             f"TextEncoder({self._model_id!r}, pooling={self.pooling!r},"
@@ -478,8 +484,12 @@ class TextEncoder:
         self._model, self._tokenizer = loaded.model, loaded.tokenizer
         self._dim = int(loaded.model.config.hidden_size)
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, executor=None) -> np.ndarray:
         """Embed ``texts``.
+
+        ``executor="ray"`` (or a :class:`qanneal_llm.distributed.RayExecutor`) computes the
+        vectors the cache lacks on a Ray Data actor pool, one model load per actor; they are
+        the vectors this machine would compute.
 
         Returns
         -------
@@ -503,7 +513,12 @@ class TextEncoder:
             vectors, found = self.cache.get(self.cache_namespace, unique)
         if not found.all():
             missing = [t for t, f in zip(unique, found, strict=True) if not f]
-            computed = self._compute(missing)
+            if executor is None:
+                computed = self._compute(missing)
+            else:
+                from qanneal_llm.distributed import as_executor
+
+                computed = as_executor(executor).encode(self, missing)
             if self.cache is not None:
                 try:
                     self.cache.put(self.cache_namespace, missing, computed)
@@ -515,23 +530,35 @@ class TextEncoder:
         position = {t: i for i, t in enumerate(unique)}
         return vectors[[position[t] for t in texts]]
 
+    def _tokenize(self, texts: list[str]):
+        """Token ids of ``texts`` and their lengths, which the forward batches are planned on
+        (loads the tokenizer only, so a Ray driver can plan without the weights)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(
+                self._source, local_files_only=self._local
+            )
+        tok = self._tokenizer
+        limit = self.max_length
+        if isinstance(tok.model_max_length, int) and 0 < tok.model_max_length < limit:
+            limit = tok.model_max_length
+        encoded = tok(texts, truncation=True, max_length=limit)
+        return encoded, np.array([len(ids) for ids in encoded["input_ids"]])
+
     def _compute(self, texts: list[str]) -> np.ndarray:
         import torch
 
         if self._model is None:
             self._load()
         tok = self._tokenizer
-        limit = self.max_length
-        if isinstance(tok.model_max_length, int) and 0 < tok.model_max_length < limit:
-            limit = tok.model_max_length
-        encoded = tok(texts, truncation=True, max_length=limit)
+        encoded, lengths = self._tokenize(texts)
         fields = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
         pad_values = {
             "input_ids": tok.pad_token_id if tok.pad_token_id is not None else 0,
             "attention_mask": 0,
             "token_type_ids": getattr(tok, "pad_token_type_id", 0),
         }
-        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         batches = _length_batches(lengths, self.batch_size)
         if self.show_progress:

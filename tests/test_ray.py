@@ -119,3 +119,45 @@ def test_ray_requested_but_not_installed_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r"pip install 'qanneal-llm\[ray\]'"):
         solve_many(_models(2), seed=0, executor="ray")
+
+
+TEXTS = [
+    "Toy Story (1995): animation, children's, comedy",
+    "GoldenEye (1995): action, adventure, thriller",
+    "Four Rooms (1995): thriller",
+    "A user, 24, technician, who rated many comedies and a few dramas highly",
+    "Star Wars",
+    "Toy Story (1995): animation, children's, comedy",  # a duplicate
+] + [f"Movie {i}: " + "drama, " * (i % 9) + "romance" for i in range(40)]
+
+
+class RecordingExecutor(RayExecutor):
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.sent = []
+
+    def encode(self, encoder, texts):
+        self.sent.append(list(texts))
+        return super().encode(encoder, texts)
+
+
+def test_ray_encode_gives_the_local_vectors_and_fills_the_same_cache(ray_cluster, tmp_path):
+    from qanneal_llm.embeddings import TextEncoder
+
+    cached = TEXTS[:10]  # in the cache before the run, locally and on Ray alike
+    encoder = TextEncoder(dtype="float32", batch_size=8, cache=tmp_path / "local")
+    encoder.encode(cached)
+    local = encoder.encode(TEXTS)
+    encoder = TextEncoder(dtype="float32", batch_size=8, cache=tmp_path / "ray")
+    encoder.encode(cached)
+    executor = RecordingExecutor()
+    remote = encoder.encode(TEXTS, executor=executor)
+    assert remote.dtype == local.dtype == np.float32
+    assert np.array_equal(remote, local)
+    sent = [t for call in executor.sent for t in call]
+    assert sorted(sent) == sorted(set(TEXTS) - set(cached))
+
+    again = RecordingExecutor()
+    fresh = TextEncoder(dtype="float32", batch_size=8, cache=tmp_path / "ray")
+    assert np.array_equal(fresh.encode(TEXTS, executor=again), local)
+    assert again.sent == []  # everything came from the verified cache
