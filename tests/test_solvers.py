@@ -253,7 +253,8 @@ def test_leap_hybrid_path_decodes_checks_and_reports(monkeypatch):
         def __init__(self, token):
             seen["token"] = token
 
-        def sample_cqm(self, cqm, **options):
+        def sample_cqm(self, cqm, time_limit=None, **options):
+            seen["time_limit"] = time_limit
             return SwapAnnealingSampler().sample_cqm(cqm, seed=0, **options)
 
     class FakeBQM:
@@ -268,8 +269,9 @@ def test_leap_hybrid_path_decodes_checks_and_reports(monkeypatch):
     monkeypatch.setattr(dwave.system, "LeapHybridSampler", FakeBQM)
     model = instance(14, 4, seed=8, groups=True)
     exact = solve(model, "exact").objective
-    cqm = solve(model, "leap-hybrid", seed=0)
+    cqm = solve(model, "leap-hybrid", seed=0, time_limit=7)
     assert seen["token"] == "test-token" and cqm.info["form"] == "cqm"
+    assert seen["time_limit"] == 7 and cqm.info["time_limit"] == 7
     assert cqm.feasible and cqm.objective == pytest.approx(exact)
     bqm = solve(model, "leap-hybrid", seed=0, form="bqm")
     assert seen["bqm_token"] == "test-token" and bqm.info["form"] == "bqm"
@@ -408,3 +410,91 @@ def test_solve_names_the_builders_when_not_given_a_model(bad):
         solve_many([instance(6, 2, 0), bad])
     with pytest.raises(TypeError, match="for one model use solve"):
         solve_many(instance(6, 2, 0))
+
+
+# -- the QPU path (issue 12 item 4), offline on a Pegasus P16 mock -------------------------------
+
+MOCK_ACCESS_SECONDS = 8550.28e-6  # what MockDWaveSampler reports per call
+
+
+def test_mock_qpu_at_the_recommend_defaults_reuses_one_clique_embedding(monkeypatch):
+    import minorminer.busclique
+
+    from qanneal_llm.solvers import leap
+
+    found = []
+    real = minorminer.busclique.find_clique_embedding
+    monkeypatch.setattr(leap, "_EMBEDDINGS", {})
+    monkeypatch.setattr(
+        minorminer.busclique,
+        "find_clique_embedding",
+        lambda n, graph, **kw: found.append(n) or real(n, graph, **kw),
+    )
+    models = [instance(100, 10, seed=s) for s in range(3)]  # 100 dense candidates, k = 10
+    results = solve_many(models, "mock-qpu", seed=4, num_reads=3)
+    assert found == [100]  # one embedding for the whole batch
+    for result in results:
+        assert result.feasible and len(result.ids) == 10
+        info = result.info
+        assert info["embedding"] == "clique" and info["num_reads"] == 3
+        assert 1 <= info["max_chain_length"] <= 12 and info["qubits"] >= 100
+        assert info["qpu_access_seconds"] == pytest.approx(MOCK_ACCESS_SECONDS)
+
+
+def test_qpu_refuses_a_problem_larger_than_its_clique_before_sampling(monkeypatch):
+    from qanneal_llm.solvers import leap
+
+    monkeypatch.setattr(leap.QPUBackend, "_sample_clique", None)  # must never be reached
+    with pytest.raises(ProblemTooLargeError, match="181 variables.*holds 180.*window="):
+        solve(instance(181, 5, seed=0), "mock-qpu")
+    with pytest.raises(SolverError, match="window must be between 2 and 180"):
+        solve(instance(300, 5, seed=0), "mock-qpu", window=200)
+
+
+def test_a_problem_larger_than_the_qpu_runs_in_qpu_windows():
+    model = instance(300, 5, seed=1)
+    result = solve(model, "mock-qpu", seed=2, window=30, window_rounds=2, num_reads=2)
+    assert result.feasible and len(result.ids) == 5
+    info = result.info
+    assert info["route"] == "window" and 1 <= info["qpu_calls"] <= 2
+    assert info["qpu_access_seconds"] == pytest.approx(info["qpu_calls"] * MOCK_ACCESS_SECONDS)
+    assert result.objective <= info["start_objective"] + 1e-9
+
+
+def test_window_model_fixes_everything_outside_the_window():
+    from qanneal_llm.solvers.qpu_window import choose_window, window_model
+
+    rng = np.random.default_rng(0)
+    model = instance(40, 8, seed=2, groups=True)
+    for _ in range(10):
+        x = feasible_start(model, rng)
+        window = choose_window(model, x, 12)
+        sub = window_model(model, x, window)
+        assert sub.n == 12 and sub.k == int(x[window].sum()) and 1 <= sub.k < 12
+        assert sub.objective(x[window]) == pytest.approx(model.objective(x))
+        assert sub.is_feasible(x[window])
+        y = repair(sub, rng.integers(0, 2, 12), rng)  # any feasible window answer ...
+        moved = x.copy()
+        moved[window] = y
+        assert model.is_feasible(moved)  # ... keeps the whole selection feasible
+        assert sub.objective(y) == pytest.approx(model.objective(moved))
+
+
+def test_window_search_improves_a_poor_start_with_exact_windows():
+    from qanneal_llm.solvers.local import ExactBackend
+    from qanneal_llm.solvers.qpu_window import window_search
+
+    model = instance(40, 6, seed=3)
+    start = feasible_start(model, np.random.default_rng(1))
+    sizes = []
+
+    def exact_window(sub, draw):
+        sizes.append((sub.n, sub.k))
+        return ExactBackend().sample(sub, seed=draw)
+
+    out = window_search(model, exact_window, size=10, seed=0, rounds=4, start=start)
+    assert sizes and all(n == 10 and 1 <= k <= 5 for n, k in sizes)
+    assert out.info["qpu_improvements"] >= 1 and out.info["improvements"] >= 1
+    assert model.is_feasible(out.states[0])
+    assert model.objective(out.states[0]) < model.objective(start) - 1e-9
+    assert out.info["final_objective"] == pytest.approx(model.objective(out.states[0]))

@@ -134,7 +134,7 @@ class SubsetModel:
             k=self.k - int(fin.sum()),
             ids=self.ids[free],
             offset=float(self.objective(xin)),
-            groups=self.groups[:, free] if self.groups.size else self.groups,
+            groups=self.groups[:, free] if self.groups.shape[1] == self.n else self.groups,
             group_bounds=bounds,
             group_names=self.group_names,
             components={},

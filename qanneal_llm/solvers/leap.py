@@ -13,7 +13,6 @@ the QPU code without a token.
 
 from __future__ import annotations
 
-import copy
 import functools
 import os
 import time
@@ -29,6 +28,7 @@ from qanneal_llm.solvers.base import (
     SolverError,
     states_from_sampleset,
 )
+from qanneal_llm.solvers.qpu_window import window_search
 
 # QPU parameters that make sense for an embedded problem (qubit-level ones such as
 # ``initial_state`` or ``flux_biases`` do not); ours come after.
@@ -85,7 +85,14 @@ def largest_clique_size(graph) -> int:
     return len(busgraph_cache(graph).largest_clique())
 
 
-_EMBEDDINGS: dict = {}
+@functools.lru_cache(maxsize=8)
+def topology_clique_size(topology_type: str, shape: tuple) -> int:
+    """:func:`largest_clique_size` of a topology at full yield."""
+    return largest_clique_size(topology_graph(topology_type, shape))
+
+
+_EMBEDDINGS: dict = {}  # (graph key, n) -> clique embedding
+_LARGEST: dict = {}  # graph key -> largest clique size
 
 
 def clique_embedding(graph, key, n: int) -> dict:
@@ -100,8 +107,8 @@ def clique_embedding(graph, key, n: int) -> dict:
 def too_large(n: int, largest: int, where: str) -> ProblemTooLargeError:
     return ProblemTooLargeError(
         f"a dense problem of {n} variables does not fit {where}: the largest clique embedding"
-        f" holds {largest} variables; use fewer candidates, solver='leap-hybrid', or a local"
-        " solver such as 'anneal'"
+        f" holds {largest} variables; pass window=<at most {largest}> to let the QPU solve"
+        " windows of it inside the annealer, use fewer candidates, or solver='leap-hybrid'"
     )
 
 
@@ -109,57 +116,115 @@ class QPUBackend(BackendBase):
     """The penalty BQM on a Leap QPU through a cached clique embedding.
 
     ``chain_strength`` defaults to uniform torque compensation (prefactor 1.414) computed here,
-    so the value used is known and reported; pass a number to set it.
+    so the value used is known and reported; pass a number to set it. ``window`` (at most the
+    largest clique) sends a larger problem through :func:`~qanneal_llm.solvers.qpu_window.
+    window_search`: the QPU solves windows of that many variables inside the annealer's loop,
+    for up to ``window_rounds`` rounds (default 8). ``info['qpu_access_seconds']`` sums the
+    QPU access time of every call.
     """
 
     name = "leap-qpu"
-    parameters = {p: [] for p in (*QPU_PARAMETERS, "chain_strength", "penalty")}
+    parameters = {
+        p: [] for p in (*QPU_PARAMETERS, "chain_strength", "penalty", "window", "window_rounds")
+    }
 
     def __init__(self, token: str | None = None, solver: str | dict | None = None):
         self.token = token
         self.solver = solver
+        self._child = self._graph = None
+        self._composites: dict = {}  # n -> FixedEmbeddingComposite, built once per size
 
     def child(self, seed: int):
-        """The structured QPU sampler."""
-        from dwave.system import DWaveSampler
+        """The structured QPU sampler (connected once per backend)."""
+        if self._child is None:
+            from dwave.system import DWaveSampler
 
-        kwargs = {"token": leap_token(self.token)}
-        if self.solver is not None:
-            kwargs["solver"] = self.solver
-        return DWaveSampler(**kwargs)
+            kwargs = {"token": leap_token(self.token)}
+            if self.solver is not None:
+                kwargs["solver"] = self.solver
+            self._child = DWaveSampler(**kwargs)
+        return self._child
 
-    def nominal_graph(self):
-        """The graph a size check can use before connecting (an Advantage at full yield, an
+    default_reads = 100
+
+    def nominal_topology(self) -> tuple[str, tuple]:
+        """The topology a size check can use before connecting (an Advantage at full yield, an
         upper bound on any real one: the working graph is checked again when sampling)."""
-        return topology_graph(*ADVANTAGE_SHAPE)
+        return ADVANTAGE_SHAPE
+
+    def working_graph(self):
+        """The QPU's working graph and a key naming it (for the embedding cache)."""
+        if self._graph is None:
+            child = self.child(0)
+            key = (child.solver.name, child.properties.get("chip_id"))
+            self._graph = (child.to_networkx_graph(), key)
+        return self._graph
+
+    def embedding(self, n: int) -> dict:
+        """The clique embedding of ``n`` variables on the working graph, found once per graph
+        and size; refuses a size larger than the largest clique."""
+        graph, key = self.working_graph()
+        if key not in _LARGEST:
+            _LARGEST[key] = largest_clique_size(graph)
+        largest = _LARGEST[key]
+        if n > largest:
+            raise too_large(n, largest, f"{self.name}'s working graph")
+        return clique_embedding(graph, key, n)
 
     def check(self, *, n, k, options) -> None:
-        """A token (for Leap) and a problem that fits the QPU's largest clique."""
+        """A token (for Leap) and a problem that fits the QPU's largest clique, or a window
+        that does."""
         leap_token(self.token)
-        if n is not None:
-            largest = largest_clique_size(self.nominal_graph())
-            if n > largest:
-                raise too_large(n, largest, f"{self.name}'s QPU graph")
+        self._check_size(n, options, f"{self.name}'s QPU graph")
+
+    def _check_size(self, n, options, where: str) -> None:
+        largest = topology_clique_size(*self.nominal_topology())
+        window = options.get("window")
+        if window is not None and not 2 <= window <= largest:
+            raise SolverError(
+                f"window must be between 2 and {largest} (the largest clique on {where}), got"
+                f" {window}"
+            )
+        if n is not None and window is None and n > largest:
+            raise too_large(n, largest, where)
 
     def sample(
-        self, model: SubsetModel, *, seed: int, chain_strength=None, penalty=None, **options
+        self,
+        model: SubsetModel,
+        *,
+        seed: int,
+        window: int | None = None,
+        window_rounds: int = 8,
+        **options,
+    ) -> Samples:
+        if window is None or window >= model.n:
+            return self._sample_clique(model, seed, **options)
+
+        def sample_window(sub: SubsetModel, draw: int) -> Samples:
+            return self._sample_clique(sub, draw, **options)
+
+        samples = window_search(model, sample_window, size=window, seed=seed, rounds=window_rounds)
+        samples.info["local_optima"] = True  # it ends with the annealer's local search
+        return samples
+
+    def _sample_clique(
+        self, model: SubsetModel, seed: int, *, chain_strength=None, penalty=None, **options
     ) -> Samples:
         from dwave.embedding.chain_strength import uniform_torque_compensation
         from dwave.system import FixedEmbeddingComposite
 
         child = self.child(seed)
-        graph = child.to_networkx_graph()
-        key = (self.name, child.properties.get("chip_id"), graph.number_of_nodes())
-        largest = largest_clique_size(graph)
-        if model.n > largest:
-            raise too_large(model.n, largest, f"{self.name}'s working graph")
-        embedding = clique_embedding(graph, key, model.n)
+        t = time.perf_counter()
+        embedding = self.embedding(model.n)
+        embed_seconds = time.perf_counter() - t
         bqm = model.to_bqm(penalty)
         if chain_strength is None:
             chain_strength = float(uniform_torque_compensation(bqm))
-        options = {"num_reads": 100, **options}
+        options = {"num_reads": self.default_reads, **options}
         start = time.perf_counter()
-        sampler = FixedEmbeddingComposite(child, embedding)
+        if model.n not in self._composites:
+            self._composites[model.n] = FixedEmbeddingComposite(child, embedding)
+        sampler = self._composites[model.n]
         sampleset = sampler.sample(bqm, chain_strength=chain_strength, **options)
         sampleset.resolve()
         chain_lengths = [len(chain) for chain in embedding.values()]
@@ -168,9 +233,10 @@ class QPUBackend(BackendBase):
             "penalty": model.penalty_strength() if penalty is None else float(penalty),
             "num_variables": bqm.num_variables,
             "num_samples": len(sampleset),
+            "embedding": "clique",
+            "embedding_seconds": embed_seconds,
             "sample_seconds": time.perf_counter() - start,
             "best_bqm_energy": float(sampleset.first.energy),
-            "embedding": "clique",
             "chain_strength": chain_strength,
             "num_reads": options["num_reads"],
             "chain_break_fraction": float(np.mean(sampleset.record.chain_break_fraction)),
@@ -199,20 +265,24 @@ class MockQPUBackend(QPUBackend):
         self.topology_type = topology_type
         self.topology_shape = tuple(topology_shape)
 
+    default_reads = 10  # the mock's reads are CPU time, not QPU samples
+
     def child(self, seed: int):
-        # the mock is built once per topology; each call gets a copy seeded for it
-        mock = copy.copy(_mock(self.topology_type, self.topology_shape))
+        # built once per topology (seconds for P16); the seed is set right before each call
+        mock = _mock(self.topology_type, self.topology_shape)
         mock.substitute_kwargs = {**mock.substitute_kwargs, "seed": seed}
         return mock
 
-    def nominal_graph(self):
-        return topology_graph(self.topology_type, self.topology_shape)
+    def nominal_topology(self):
+        return self.topology_type, self.topology_shape
+
+    def working_graph(self):
+        # the mock works at full yield: its graph is the topology's own
+        graph = topology_graph(self.topology_type, self.topology_shape)
+        return graph, ("mock", self.topology_type, self.topology_shape)
 
     def check(self, *, n, k, options) -> None:
-        if n is not None:
-            largest = largest_clique_size(self.nominal_graph())
-            if n > largest:
-                raise too_large(n, largest, f"the mock QPU's {self.topology_type} graph")
+        self._check_size(n, options, f"the mock QPU's {self.topology_type} graph")
 
 
 class HybridBackend(BackendBase):
