@@ -5,6 +5,7 @@ turn those embeddings into selection problems; :func:`qanneal_llm.solve` solves 
 registered backend (local annealers, D-Wave Leap, a mock QPU) and says how it did.
 """
 
+from qanneal_llm.coldstart import ColdStartFeatures
 from qanneal_llm.qubo import (
     InfeasibleModelError,
     SubsetModel,
@@ -25,6 +26,7 @@ from qanneal_llm.solvers import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ColdStartFeatures",
     "InfeasibleModelError",
     "SelectionResult",
     "SubsetModel",

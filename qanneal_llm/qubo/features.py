@@ -41,6 +41,8 @@ __all__ = [
     "feature_model",
     "informative_columns",
     "relevance_redundancy",
+    "similarity_fit_terms",
+    "similarity_weights",
     "standardize",
 ]
 
@@ -225,43 +227,100 @@ def collaborative_feature_model(
     k: int,
     *,
     redundancy: float = 1.0,
+    score: str = "agreement",
     feature_names: Sequence | None = None,
 ) -> SubsetModel:
     """Select k content features whose item-item similarity agrees with the collaborative one.
 
-    Feature ``f``'s relevance is ``z_f @ C @ z_f`` over item pairs (self-pairs excluded), with
-    ``z_f`` the standardised feature column and ``C`` the collaborative similarity (dense or
-    sparse, items x items): high when items that users treat alike also sit together along
-    ``f``. Redundancy is the features' absolute correlation over items.
+    With ``score="agreement"`` (CQFS), feature ``f``'s relevance is ``z_f @ C @ z_f`` over item
+    pairs (self-pairs excluded), with ``z_f`` the standardised feature column and ``C`` the
+    collaborative similarity (dense or sparse, items x items): high when items that users treat
+    alike also sit together along ``f``; redundancy is the features' absolute correlation.
+
+    With ``score="least_squares"`` (CQFS's ``CFW_D``), both terms come from the least-squares fit
+    of ``C`` by ``sum_f w_f z_f z_f^T`` off the diagonal (:func:`similarity_fit_terms`):
+    relevance is the correlation of ``z_f z_f^T`` with ``C`` and redundancy the correlation of
+    two features' similarity matrices, so the QUBO keeps features that explain the
+    collaborative similarity without explaining the same part twice.
     """
     F = finite_array(item_features, "item_features", 2)
     n_items = F.shape[0]
-    if sp.issparse(collaborative_similarity):
-        C = sp.csr_matrix(collaborative_similarity, dtype=np.float64)
-        if not np.all(np.isfinite(C.data)):
-            raise ValueError("collaborative_similarity contains NaN or inf")
-    else:
-        C = finite_array(collaborative_similarity, "collaborative_similarity", 2)
-    if C.shape != (n_items, n_items):
-        raise ValueError(
-            f"collaborative_similarity must be ({n_items}, {n_items}) to match item_features'"
-            f" {n_items} items, got {C.shape}"
-        )
+    C = _similarity(collaborative_similarity, n_items)
+    if score not in SCORES:
+        raise ValueError(f"unknown score {score!r}; choose one of {SCORES}")
     Z = standardize(F)
-    diag = np.asarray(C.diagonal()).ravel()
-    agreement = np.asarray((C @ Z) * Z).sum(axis=0) - (diag[:, None] * Z**2).sum(axis=0)
-    scale = np.abs(agreement).max()
-    relevance = agreement / scale if scale > 0 else agreement
-    redundancy_matrix = np.abs(Z.T @ Z) / n_items
+    if score == "agreement":
+        diag = np.asarray(C.diagonal()).ravel()
+        agreement = np.asarray((C @ Z) * Z).sum(axis=0) - (diag[:, None] * Z**2).sum(axis=0)
+        scale = np.abs(agreement).max()
+        relevance = agreement / scale if scale > 0 else agreement
+        redundancy_matrix = np.abs(Z.T @ Z) / n_items
+    else:
+        b, G = similarity_fit_terms(Z, C)
+        energy = np.sqrt(np.maximum(np.diag(G), 0.0))
+        safe = np.where(energy > 0, energy, 1.0)
+        relevance = np.where(energy > 0, b / safe, 0.0)
+        scale = np.abs(relevance).max()
+        relevance = relevance / scale if scale > 0 else relevance
+        redundancy_matrix = np.where(np.outer(energy, energy) > 0, G / np.outer(safe, safe), 0.0)
     return _model_from_scores(
         relevance,
         redundancy_matrix,
         k,
         redundancy,
         feature_names,
-        "features:collaborative",
+        f"features:collaborative:{score}",
         informative_columns(F),
     )
+
+
+SCORES = ("agreement", "least_squares")
+
+
+def _similarity(value, n_items: int):
+    if sp.issparse(value):
+        C = sp.csr_matrix(value, dtype=np.float64)
+        if not np.all(np.isfinite(C.data)):
+            raise ValueError("collaborative_similarity contains NaN or inf")
+    else:
+        C = finite_array(value, "collaborative_similarity", 2)
+    if C.shape != (n_items, n_items):
+        raise ValueError(
+            f"collaborative_similarity must be ({n_items}, {n_items}) to match item_features'"
+            f" {n_items} items, got {C.shape}"
+        )
+    return C
+
+
+def similarity_fit_terms(Z: np.ndarray, C) -> tuple[np.ndarray, np.ndarray]:
+    """Normal equations ``(b, G)`` of fitting ``C`` by ``sum_f w_f z_f z_f^T`` off the diagonal.
+
+    ``b_f = sum_{i != j} C_ij z_if z_jf`` and ``G_fg = (z_f . z_g)^2 - sum_i z_if^2 z_ig^2``, so
+    the weights minimising ``sum_{i != j} (C_ij - sum_f w_f z_if z_jf)^2`` solve ``G w = b``.
+    ``C`` may be dense or sparse (e.g. each item's top neighbours only).
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    diag = np.asarray(C.diagonal()).ravel()
+    b = np.asarray((C @ Z) * Z).sum(axis=0) - (diag[:, None] * Z**2).sum(axis=0)
+    Z2 = Z**2
+    G = (Z.T @ Z) ** 2 - Z2.T @ Z2
+    return b, (G + G.T) / 2
+
+
+def similarity_weights(Z: np.ndarray, C, ridge: float = 1e-3) -> np.ndarray:
+    """Non-negative least-squares feature weights (CQFS's ``CFW_D``) of ``C`` on ``Z``'s columns.
+
+    ``ridge`` is relative to the mean diagonal of ``G`` and keeps near-duplicate features from
+    trading huge opposite weights.
+    """
+    from scipy.optimize import nnls
+
+    b, G = similarity_fit_terms(Z, C)
+    d = G.shape[0]
+    G = G + ridge * max(float(np.mean(np.diag(G))), 1e-12) * np.eye(d)
+    L = np.linalg.cholesky(G)
+    w, _ = nnls(L.T, np.linalg.solve(L, b))
+    return w
 
 
 def _model_from_scores(
