@@ -104,10 +104,11 @@ class QUBOFeatureSelector(SelectorMixin, BaseQUBOSelector):
         X : array-like of shape (n_samples, n_features)
             Training data; at least 3 samples.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Target. A non-numeric 1-D ``y`` (class labels) is encoded as class codes first. A
-            2-D ``y``, e.g. a multi-label indicator matrix, must be numeric; each feature's
-            relevance is then its mean relevance over the targets
-            (:func:`~qanneal_llm.qubo.features.relevance_redundancy`).
+            Target. A non-numeric 1-D ``y`` holds class labels: the mutual-information methods
+            see them as categories, ``"correlation"`` as one 0/1 column per class (a class code
+            is no quantity to correlate with). A 2-D ``y``, e.g. a multi-label indicator
+            matrix, must be numeric. With several columns each feature's relevance is its mean
+            relevance over them (:func:`~qanneal_llm.qubo.features.relevance_redundancy`).
 
         Returns
         -------
@@ -129,7 +130,8 @@ class QUBOFeatureSelector(SelectorMixin, BaseQUBOSelector):
                 " encode it with sklearn.preprocessing.MultiLabelBinarizer first"
             )
         if not np.issubdtype(y.dtype, np.number):
-            y = np.unique(y, return_inverse=True)[1]
+            codes = np.unique(y, return_inverse=True)[1].ravel()
+            y = np.eye(codes.max() + 1)[codes] if self.method == "correlation" else codes
         y = finite_array(y, "y", y.ndim)
         self.k_ = self._resolve_k(X.shape[1], "n_features", "features")
         model = feature_model(

@@ -103,3 +103,14 @@ def test_multi_label_y_keeps_a_feature_for_each_label():
     assert 4 not in only_first.get_support(indices=True)
     with pytest.raises(ValueError, match="MultiLabelBinarizer"):
         QUBOFeatureSelector(k=2).fit(X, np.array([["a", "b"]] * 300))
+
+
+def test_class_labels_are_categories_for_correlation():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(600, 7))
+    labels = np.array(["a", "b", "c"])[X[:, [1, 3, 5]].argmax(axis=1)]
+    sel = QUBOFeatureSelector(k=3, solver="exact", redundancy=0).fit(X, labels)
+    assert sel.get_support(indices=True).tolist() == [1, 3, 5]
+    codes = np.unique(labels, return_inverse=True)[1]  # a number: "b" sits between a and c
+    by_code = QUBOFeatureSelector(k=3, solver="exact", redundancy=0).fit(X, codes)
+    assert 3 not in by_code.get_support(indices=True)
