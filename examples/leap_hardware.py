@@ -1,9 +1,10 @@
 """The slate step of the recommender on D-Wave hardware.
 
 With ``DWAVE_API_TOKEN`` set (or a ``dwave setup`` config) each user's slate QUBO goes to a Leap
-QPU through ``EmbeddingComposite``; without one this script says so and runs the same models on
-the offline mock QPU (solver "mock-qpu"), so the code path is exercised anywhere. Dense slate
-QUBOs embed poorly, so the candidate list is cut to 30 per user and only a few users are sent.
+QPU through a clique embedding found once and reused; without one this script says so and runs
+the same models on the offline mock QPU (solver "mock-qpu"), so the code path is exercised
+anywhere. QPU time is precious, so the candidate list is cut to 30 per user and only a few users
+are sent.
 Every answer is decoded, checked, repaired if needed, and the report says which happened.
 """
 

@@ -498,3 +498,10 @@ def test_window_search_improves_a_poor_start_with_exact_windows():
     assert model.is_feasible(out.states[0])
     assert model.objective(out.states[0]) < model.objective(start) - 1e-9
     assert out.info["final_objective"] == pytest.approx(model.objective(out.states[0]))
+
+
+def test_mock_qpu_keeps_group_bounds_through_slack_bits():
+    model = instance(24, 5, seed=5, groups=True)
+    result = solve(model, "mock-qpu", seed=1, num_reads=3)
+    assert result.feasible and model.is_feasible(result.x)
+    assert result.info["num_variables"] > 24  # the group bounds' slack bits were embedded too

@@ -127,6 +127,7 @@ class QPUBackend(BackendBase):
     parameters = {
         p: [] for p in (*QPU_PARAMETERS, "chain_strength", "penalty", "window", "window_rounds")
     }
+    default_reads = 100
 
     def __init__(self, token: str | None = None, solver: str | dict | None = None):
         self.token = token
@@ -144,8 +145,6 @@ class QPUBackend(BackendBase):
                 kwargs["solver"] = self.solver
             self._child = DWaveSampler(**kwargs)
         return self._child
-
-    default_reads = 100
 
     def nominal_topology(self) -> tuple[str, tuple]:
         """The topology a size check can use before connecting (an Advantage at full yield, an
@@ -214,19 +213,21 @@ class QPUBackend(BackendBase):
         from dwave.system import FixedEmbeddingComposite
 
         child = self.child(seed)
+        # candidates are 0..n-1, group slack bits follow: number them all 0..m-1
+        bqm, labels = model.to_bqm(penalty).relabel_variables_as_integers(inplace=False)
+        m = bqm.num_variables
         t = time.perf_counter()
-        embedding = self.embedding(model.n)
+        embedding = self.embedding(m)
         embed_seconds = time.perf_counter() - t
-        bqm = model.to_bqm(penalty)
         if chain_strength is None:
             chain_strength = float(uniform_torque_compensation(bqm))
         options = {"num_reads": self.default_reads, **options}
         start = time.perf_counter()
-        if model.n not in self._composites:
-            self._composites[model.n] = FixedEmbeddingComposite(child, embedding)
-        sampler = self._composites[model.n]
-        sampleset = sampler.sample(bqm, chain_strength=chain_strength, **options)
+        if m not in self._composites:
+            self._composites[m] = FixedEmbeddingComposite(child, embedding)
+        sampleset = self._composites[m].sample(bqm, chain_strength=chain_strength, **options)
         sampleset.resolve()
+        sampleset.relabel_variables(labels)
         chain_lengths = [len(chain) for chain in embedding.values()]
         timing = dict(sampleset.info.get("timing", {}))
         info = {
