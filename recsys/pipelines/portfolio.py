@@ -52,7 +52,7 @@ from recsys.features import (
     standardise_by_date,
 )
 from recsys.pipelines.portfolio_config import TRADING_DAYS, BacktestConfig
-from recsys.pipelines.portfolio_scorer import fit_scorers, score_assets
+from recsys.pipelines.portfolio_scorer import WalkForwardScorer, ensemble_score, given_scores
 
 __all__ = [
     "BASELINES",
@@ -62,6 +62,7 @@ __all__ = [
     "asset_embeddings",
     "load_assets",
     "run_backtest",
+    "walk_forward_scores",
 ]
 
 QUBO_VARIANTS = ("qubo_text", "qubo_no_semantic", "qubo_no_text")
@@ -72,8 +73,10 @@ BASELINES = ("equal_weight", "inverse_volatility", "min_variance", "momentum_mea
 class BacktestResult:
     """What a backtest produced: net daily returns, weights per rebalance, metrics, provenance.
 
-    ``scores`` holds the ranking head's raw score of every asset at every rebalance, per head
-    (``qubo_no_text``, and ``qubo_text`` when embeddings were given).
+    ``scores`` holds the score the selection used for every asset at every rebalance, per head
+    (``qubo_no_text``, and ``qubo_text`` when embeddings were given): the ensemble's mean
+    z-score. ``member_scores`` keeps each member's raw scores (head -> one frame per member;
+    empty when the scores were given to :func:`run_backtest`); it is not in the JSON report.
     """
 
     config: BacktestConfig
@@ -85,6 +88,7 @@ class BacktestResult:
     scorer: dict
     timings: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)
+    member_scores: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready report: config, metrics table, solver and scorer provenance, holdings."""
@@ -243,7 +247,8 @@ class _Book:
 
     variants: list[str]
     weights: dict = field(default_factory=dict)  # strategy -> {date: weights}
-    scores: dict = field(default_factory=dict)  # head -> {date: raw scores}
+    scores: dict = field(default_factory=dict)  # head -> {date: ensemble scores}
+    members: dict = field(default_factory=dict)  # head -> {date: (members, assets) raw}
     solves: dict = field(default_factory=dict)  # variant -> [SelectionResult]
     retrains: list = field(default_factory=list)
     timings: dict = field(default_factory=lambda: dict.fromkeys(_TIMED, 0.0))
@@ -252,14 +257,15 @@ class _Book:
 _TIMED = ("training", "selection", "baselines")
 
 
-def _book(variants, config: BacktestConfig) -> _Book:
+def _book(variants, config: BacktestConfig, baselines: bool = True) -> _Book:
     book = _Book(variants)
-    book.weights = {name: {} for name in BASELINES}
+    book.weights = {name: {} for name in BASELINES} if baselines else {}
     for v in variants:
         for w in config.weightings:
             book.weights[f"{v}_{w}"] = {}
     book.solves = {v: [] for v in variants}
     book.scores = {v: {} for v in variants if v != "qubo_no_semantic"}
+    book.members = {v: {} for v in book.scores}
     return book
 
 
@@ -273,59 +279,95 @@ def _rebalances(dates, show_progress: bool):
     return enumerate(tqdm(dates, file=sys.stderr, desc="rebalances", unit="month"))
 
 
-def run_backtest(
-    prices: pd.DataFrame,
-    embeddings: np.ndarray | None = None,
-    sectors: dict[str, str] | None = None,
-    config: BacktestConfig | None = None,
-    show_progress: bool = False,
-) -> BacktestResult:
-    """Run every strategy walk-forward over ``prices`` (dates x assets, daily, complete).
-
-    ``embeddings`` (assets x d) enable the ``qubo_text`` rows; ``sectors`` (asset -> sector)
-    enables ``config.max_per_sector``; ``show_progress`` draws a bar over the rebalances. See
-    the module docstring for the protocol.
-    """
+def _setup(prices, embeddings, sectors, config):
     config = config or BacktestConfig()
-    started = time.perf_counter()
     n = prices.shape[1]
     config.validate(n, sectors)
     if embeddings is not None:
         embeddings = np.asarray(embeddings, dtype=np.float64)
         if embeddings.shape[0] != n:
             raise ValueError(f"embeddings need one row per asset ({n}), got {embeddings.shape}")
-    panel = _panel(prices, config)
     emb_std = standardize(embeddings) if embeddings is not None else None
+    return config, embeddings, emb_std, _panel(prices, config)
+
+
+def walk_forward_scores(
+    prices: pd.DataFrame, embeddings: np.ndarray | None = None, config: BacktestConfig | None = None
+) -> dict[str, list[pd.DataFrame]]:
+    """The ranking heads' raw scores at every rebalance, without any selection: head -> one
+    ``(rebalance dates x assets)`` frame per ensemble member.
+
+    Each score uses only months whose next-month return was known at its date, so one pass
+    over a long span serves a validation part and a test part alike; hand
+    :func:`~recsys.pipelines.portfolio_scorer.ensemble_scores` of them to
+    ``run_backtest(..., scores=)`` to try many selection settings on the same scores.
+    """
+    config, _, emb_std, panel = _setup(prices, embeddings, None, config)
+    scorer = WalkForwardScorer(panel, emb_std, config, _Book([]), _decision_seed)
+    rows: dict[str, dict] = {}
+    for step, date in enumerate(panel.dates[:-1]):
+        for head, members in scorer(step, date).items():
+            rows.setdefault(head, {})[date] = members
+    return {
+        head: [
+            pd.DataFrame({d: m[j] for d, m in by_date.items()}, index=panel.tickers).T
+            for j in range(config.ensemble)
+        ]
+        for head, by_date in rows.items()
+    }
+
+
+def run_backtest(
+    prices: pd.DataFrame,
+    embeddings: np.ndarray | None = None,
+    sectors: dict[str, str] | None = None,
+    config: BacktestConfig | None = None,
+    show_progress: bool = False,
+    *,
+    scores: dict[str, pd.DataFrame] | None = None,
+    baselines: bool = True,
+) -> BacktestResult:
+    """Run every strategy walk-forward over ``prices`` (dates x assets, daily, complete).
+
+    ``embeddings`` (assets x d) enable the ``qubo_text`` rows; ``sectors`` (asset -> sector)
+    enables ``config.max_per_sector``; ``show_progress`` draws a bar over the rebalances. See
+    the module docstring for the protocol. ``scores`` (head -> dates x assets, e.g. from
+    :func:`walk_forward_scores`) replaces the heads' training with scores computed before;
+    ``baselines=False`` runs the QUBO rows only. Both serve a sweep over selection settings.
+    """
+    started = time.perf_counter()
+    config, embeddings, emb_std, panel = _setup(prices, embeddings, sectors, config)
     groups = _sector_groups(panel.tickers, sectors, config)
-    book = _book([v for v in QUBO_VARIANTS if emb_std is not None or v == "qubo_no_text"], config)
+    variants = [v for v in QUBO_VARIANTS if emb_std is not None or v == "qubo_no_text"]
+    book = _book(variants, config, baselines)
+    if scores is not None:
+        scores = given_scores(scores, list(book.scores), panel.dates[:-1], panel.tickers)
+    scorer = WalkForwardScorer(panel, emb_std, config, book, _decision_seed)
     held = {v: [] for v in book.variants}
     for step, date in _rebalances(panel.dates[:-1], show_progress):
         i = panel.position[date]
-        t = time.perf_counter()
-        if step % config.retrain_every == 0:
-            # Month m is a training example once its next-month return is known: m + 1 <= i.
-            train = np.flatnonzero(panel.complete[:i])
-            nets, text_dims, log = fit_scorers(
-                panel.features[train], panel.labels[train], emb_std, config,
-                _decision_seed(config.seed, date, 1),
-            )  # fmt: skip
-            book.retrains.append({"date": f"{date:%Y-%m-%d}", "train_months": len(train), **log})
-        book.timings["training"] += time.perf_counter() - t
-
+        if scores is None:
+            members = scorer(step, date)
+        else:
+            members = {head: frame.loc[date].to_numpy()[None, :] for head, frame in scores.items()}
         loc = prices.index.get_loc(date)
         window = panel.daily.iloc[loc - config.lookback + 1 : loc + 1]
         t = time.perf_counter()
-        for name, w in _baseline_weights(panel, i, date, window, config).items():
-            book.weights[name][date] = w
+        if baselines:
+            for name, w in _baseline_weights(panel, i, date, window, config).items():
+                book.weights[name][date] = w
         book.timings["baselines"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        scores = score_assets(nets, panel.features[i], emb_std, text_dims)
-        for name, score in scores.items():
-            book.scores[name][date] = score
-        scores["qubo_no_semantic"] = scores.get("qubo_text")
+        score = {}
+        for name, member_scores in members.items():
+            score[name] = ensemble_score(member_scores)
+            book.scores[name][date] = score[name]
+            if scores is None:
+                book.members[name][date] = member_scores
+        score["qubo_no_semantic"] = score.get("qubo_text")
         for v in book.variants:
-            selector = _select(v, scores[v], window, held[v], embeddings, groups, config, date)
+            selector = _select(v, score[v], window, held[v], embeddings, groups, config, date)
             held[v] = list(selector.ids_)
             book.solves[v].append(selector.result_)
             for w, weights in _weightings(selector, config).items():
@@ -362,6 +404,11 @@ def _result(prices, panel: _Panel, config, book: _Book, started: float) -> Backt
         solver_summary={v: _solver_summary(book.solves[v]) for v in book.variants},
         scorer={"retrains": book.retrains, "features": list(FEATURES)},
         timings=book.timings,
+        member_scores={
+            head: [frame({d: m[j] for d, m in by_date.items()}) for j in range(config.ensemble)]
+            for head, by_date in book.members.items()
+            if by_date
+        },
         data={
             "assets": tickers,
             "first_rebalance": f"{dates[0]:%Y-%m-%d}",

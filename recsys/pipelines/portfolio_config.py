@@ -55,6 +55,7 @@ class BacktestConfig:
     min_train_months: int = 24
     embedding_dims: int = 8
     hidden: int = 16
+    ensemble: int = 1
     epochs: int = 200
     learning_rate: float = 0.01
     max_per_sector: int | None = None
@@ -76,7 +77,8 @@ class BacktestConfig:
         bad = [w for w in self.weightings if w not in WEIGHTINGS]
         if bad or not self.weightings:
             raise ValueError(f"weightings must be 'equal' and/or 'min_variance', got {bad}")
-        for name in ("lookback", "retrain_every", "min_train_months", "hidden", "epochs"):
+        positive = ("lookback", "retrain_every", "min_train_months", "hidden", "ensemble", "epochs")
+        for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         self.validate_dates()
@@ -157,6 +159,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="months between retrains (default %(default)s)",
     )
     add("--embedding-dims", type=positive_int, default=d.embedding_dims)
+    add(
+        "--ensemble",
+        type=positive_int,
+        default=d.ensemble,
+        help="ranking heads per variant, each its own seed, scores averaged (default %(default)s)",
+    )
     add("--max-per-sector", type=positive_int, default=None, help="at most this many per sector")
     add("--no-text", action="store_true", help="skip the text encoder and the text rows")
     add("--solver", default=d.solver, help="a registered solver name (default %(default)s)")
@@ -188,6 +196,7 @@ def config_from_args(args: argparse.Namespace) -> BacktestConfig:
         cost_aware=not args.cost_blind,
         retrain_every=args.retrain_every,
         embedding_dims=args.embedding_dims,
+        ensemble=args.ensemble,
         max_per_sector=args.max_per_sector,
         solver=args.solver,
         seed=args.seed,

@@ -3,19 +3,36 @@
 One head scores from past-price features only (``qubo_no_text``); with embeddings, a second
 also sees the embedding dimensions a feature-selection QUBO picked (``qubo_text``). Both are
 refitted every ``retrain_every`` months on the months whose next-month return is known.
+
+With ``config.ensemble = M`` each head is M networks, each from its own seed, and the score of
+an asset is the mean of the members' z-scores across the assets of the date: one seed's
+initialisation moved the old single-head backtest's Sharpe ratios by more than the differences
+between rows, and averaging M members divides that noise by about M.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from qanneal_llm import feature_model, solve
 
-__all__ = ["fit_scorers", "score_assets", "select_text_dims", "train_scorer"]
+__all__ = [
+    "ensemble_score",
+    "ensemble_scores",
+    "WalkForwardScorer",
+    "fit_scorers",
+    "given_scores",
+    "member_seeds",
+    "score_assets",
+    "select_text_dims",
+    "train_scorer",
+]
 
 
 @contextlib.contextmanager
@@ -70,32 +87,116 @@ def select_text_dims(emb_std, y, config, seed: int) -> list[int]:
     return sorted(int(i) for i in solve(model, config.solver, seed=seed).ids)
 
 
+def member_seeds(seed: int, ensemble: int) -> list[int]:
+    """The seeds of an ensemble's members: member 0 keeps ``seed`` (so a one-member ensemble is
+    the single head), the others are drawn from ``SeedSequence([seed, m])``."""
+    return [seed] + [
+        int(np.random.SeedSequence([seed, m]).generate_state(1)[0] >> 1) for m in range(1, ensemble)
+    ]
+
+
 def fit_scorers(X_tr, y_tr, emb_std, config, seed: int) -> tuple[dict, list[int], dict]:
     """Refit the heads on ``X_tr`` (months, assets, features) and ``y_tr``.
 
-    Returns ``(nets, text_dims, log)``: the head per variant, the embedding dims the text head
-    sees (empty without embeddings) and the losses and dims for the report.
+    Returns ``(nets, text_dims, log)``: the ``config.ensemble`` networks per variant, the
+    embedding dims the text head sees (empty without embeddings; chosen once, with ``seed``)
+    and the members' mean final losses and the dims for the report.
     """
+    seeds = member_seeds(seed, config.ensemble)
     nets, log = {}, {}
-    nets["qubo_no_text"], log["loss_no_text"] = train_scorer(X_tr, y_tr, config, seed)
+    fitted = [train_scorer(X_tr, y_tr, config, s) for s in seeds]
+    nets["qubo_no_text"] = [net for net, _ in fitted]
+    log["loss_no_text"] = float(np.mean([loss for _, loss in fitted]))
     text_dims: list[int] = []
     if emb_std is not None:
         text_dims = select_text_dims(emb_std, y_tr, config, seed)
         dims = np.broadcast_to(emb_std[:, text_dims], X_tr.shape[:2] + (len(text_dims),))
         X_text = np.concatenate([X_tr, dims], axis=2)
-        nets["qubo_text"], log["loss_text"] = train_scorer(X_text, y_tr, config, seed)
+        fitted = [train_scorer(X_text, y_tr, config, s) for s in seeds]
+        nets["qubo_text"] = [net for net, _ in fitted]
+        log["loss_text"] = float(np.mean([loss for _, loss in fitted]))
         log["text_dims"] = text_dims
     return nets, text_dims, log
 
 
 def score_assets(nets: dict, features: np.ndarray, emb_std, text_dims) -> dict[str, np.ndarray]:
-    """Each head's raw score of every asset from this date's ``features`` (assets, features)."""
+    """Each member's raw score of every asset from this date's ``features`` (assets, features):
+    head -> ``(members, assets)``."""
     inputs = {"qubo_no_text": features}
     if emb_std is not None:
         inputs["qubo_text"] = np.concatenate([features, emb_std[:, text_dims]], axis=1)
     scores = {}
     with torch.inference_mode():
         for name, x in inputs.items():
-            out = nets[name](torch.tensor(x, dtype=torch.float32)).squeeze(-1)
-            scores[name] = out.numpy().astype(np.float64)
+            xs = torch.tensor(x, dtype=torch.float32)
+            members = [net(xs).squeeze(-1).numpy().astype(np.float64) for net in nets[name]]
+            scores[name] = np.stack(members)
     return scores
+
+
+def _zscore(scores: np.ndarray) -> np.ndarray:
+    centred = scores - scores.mean(axis=-1, keepdims=True)
+    return centred / (scores.std(axis=-1, keepdims=True) + 1e-12)
+
+
+def ensemble_score(member_scores) -> np.ndarray:
+    """The ensemble's score of each asset: the mean over members of their z-scores across the
+    assets (``member_scores`` is ``(members, assets)`` or one member's ``(assets,)``)."""
+    return _zscore(np.atleast_2d(np.asarray(member_scores, dtype=np.float64))).mean(axis=0)
+
+
+def ensemble_scores(members) -> pd.DataFrame:
+    """:func:`ensemble_score` date by date over a list of members' ``(dates x assets)`` frames."""
+    if not members:
+        raise ValueError("an ensemble needs at least one member's scores")
+    stacked = np.stack([np.asarray(m, dtype=np.float64) for m in members])
+    return pd.DataFrame(
+        _zscore(stacked).mean(axis=0), index=members[0].index, columns=members[0].columns
+    )
+
+
+class WalkForwardScorer:
+    """The ranking heads walking forward: refitted every ``retrain_every`` rebalances on the
+    months whose next-month return is known, then asked for each date's member scores."""
+
+    def __init__(self, panel, emb_std, config, book, decision_seed):
+        self.panel, self.emb_std, self.config, self.book = panel, emb_std, config, book
+        self.decision_seed = decision_seed
+        self.nets: dict = {}
+        self.text_dims: list[int] = []
+
+    def __call__(self, step: int, date) -> dict[str, np.ndarray]:
+        panel, config = self.panel, self.config
+        i = panel.position[date]
+        t = time.perf_counter()
+        if step % config.retrain_every == 0:
+            # Month m is a training example once its next-month return is known: m + 1 <= i.
+            train = np.flatnonzero(panel.complete[:i])
+            self.nets, self.text_dims, log = fit_scorers(
+                panel.features[train], panel.labels[train], self.emb_std, config,
+                self.decision_seed(config.seed, date, 1),
+            )  # fmt: skip
+            entry = {"date": f"{date:%Y-%m-%d}", "train_months": len(train), **log}
+            self.book.retrains.append(entry)
+        self.book.timings["training"] += time.perf_counter() - t
+        return score_assets(self.nets, panel.features[i], self.emb_std, self.text_dims)
+
+
+def given_scores(scores, heads, dates, tickers) -> dict[str, pd.DataFrame]:
+    """Check scores handed to :func:`run_backtest`: every head, every rebalance, every asset."""
+    out = {}
+    for head in heads:
+        if head not in scores:
+            raise ValueError(f"scores= lacks the {head!r} head; give one frame per head {heads}")
+        frame = scores[head]
+        missing_dates = dates.difference(frame.index)
+        missing_assets = [t for t in tickers if t not in frame.columns]
+        if len(missing_dates) or missing_assets:
+            raise ValueError(
+                f"scores[{head!r}] misses rebalance dates {list(missing_dates[:3])} or assets"
+                f" {missing_assets[:3]}; compute them with walk_forward_scores over this span"
+            )
+        out[head] = frame.loc[dates, tickers]
+        if not np.isfinite(out[head].to_numpy()).all():
+            raise ValueError(f"scores[{head!r}] contains NaN or inf")
+    return out
