@@ -46,7 +46,7 @@ def user_slates(m_candidates: int, k: int, diversity: float, seed: int = 2020):
     vectors = TextEncoder().encode(item_texts(ml.items.loc[split.data.item_ids]))
     knn = ItemKNN().fit(split)
     users = np.arange(split.data.n_users)
-    scores = knn.score(users)
+    scores = knn.decision_function(users)
     candidates = topk_from_scores(scores, split.seen("test"), m_candidates)
     models = []
     for u in users:

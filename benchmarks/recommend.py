@@ -147,7 +147,7 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         model.fit(split)
         seconds = time.perf_counter() - t
-        top = topk_from_scores(model.score(users), seen, 10)
+        top = topk_from_scores(model.decision_function(users), seen, 10)
         methods[name] = evaluate(top, split, item_vectors=item_vectors)
         methods[name]["fit_seconds"] = seconds
     out["accuracy"] = methods

@@ -26,9 +26,9 @@ from sklearn.base import clone
 from sklearn.covariance import OAS, EmpiricalCovariance, LedoitWolf
 from sklearn.utils.validation import check_is_fitted
 
-from qanneal_llm._validation import finite_array, square_symmetric, unit_rows
+from qanneal_llm._validation import finite_array, square_symmetric
 from qanneal_llm.base import BaseQUBOSelector, validate_data
-from qanneal_llm.qubo import portfolio_model
+from qanneal_llm.qubo import cosine_similarity, portfolio_model
 
 __all__ = ["PortfolioSelector", "min_variance_weights", "shrunk_covariance"]
 
@@ -247,8 +247,7 @@ class PortfolioSelector(BaseQUBOSelector):
                 raise ValueError(
                     f"embeddings must have one row per asset ({n}), got {emb.shape[0]} rows"
                 )
-            unit = unit_rows(emb, "embeddings")
-            similarity = unit @ unit.T
+            similarity = cosine_similarity(emb, "embeddings")
         self.k_ = self._resolve_k(n, "n_features", "assets")
         self.covariance_ = shrunk_covariance(X, self.covariance)
         self.expected_returns_ = mu

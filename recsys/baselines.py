@@ -6,12 +6,13 @@ the established ways to trade relevance for diversity, so the QUBO slate selecto
 with them as re-rankers of the *same* candidate scores.
 
 Every recommender follows scikit-learn's conventions: hyper-parameters in ``__init__``, checks
-in ``fit``, learned state with a trailing underscore, and ``score(user_indices)`` returning a
-``(len(user_indices), n_items)`` array to pass to :func:`recsys.metrics.topk_from_scores`.
+in ``fit``, learned state with a trailing underscore, and ``decision_function(user_indices)``
+returning a ``(len(user_indices), n_items)`` score array (scikit-learn's name for raw scores;
+``score`` would promise one number) to pass to :func:`recsys.metrics.topk_from_scores`.
 
 >>> import scipy.sparse as sp
 >>> train = sp.csr_matrix([[1, 1, 0, 0], [1, 0, 1, 0], [1, 1, 0, 0]])
->>> MostPop().fit(train).score([0]).tolist()
+>>> MostPop().fit(train).decision_function([0]).tolist()
 [[3.0, 2.0, 1.0, 0.0]]
 """
 
@@ -23,6 +24,14 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from qanneal_llm._validation import (
+    interaction_matrix,
+    positive_int,
+    resolve_device,
+    torch_threads,
+    unit_rows,
+)
+from qanneal_llm.ranking import sample_negatives
 from recsys.metrics import ranking_metrics, topk_from_scores
 
 __all__ = ["BPRMF", "ItemKNN", "MostPop", "dpp_greedy", "mmr", "rerank"]
@@ -35,19 +44,15 @@ def _train_and_valid(split_or_train, valid=None):
         if valid is None:
             valid = split_or_train.matrix("valid")
     elif sp.issparse(split_or_train):
-        train = sp.csr_matrix(split_or_train, dtype=np.float64)
+        train = split_or_train
     else:
         raise ValueError(
             "fit expects a recsys.splits.Split or a scipy sparse (users x items) train matrix,"
             f" got {type(split_or_train).__name__}"
         )
+    train = interaction_matrix(train, "the train matrix")
     if train.shape[0] == 0 or train.shape[1] == 0 or train.nnz == 0:
         raise ValueError(f"the train matrix is empty (shape {train.shape}, {train.nnz} entries)")
-    if not np.all(np.isfinite(train.data)):
-        raise ValueError("the train matrix contains NaN or inf")
-    train = train.copy()
-    train.eliminate_zeros()
-    train.data[:] = 1.0
     if valid is not None:
         if not sp.issparse(valid) or valid.shape != train.shape:
             raise ValueError(
@@ -59,10 +64,20 @@ def _train_and_valid(split_or_train, valid=None):
 
 
 class _Recommender(BaseEstimator):
-    """Shared ``score`` plumbing: fitted check and user-index validation."""
+    """Shared ``decision_function`` plumbing: fitted check and user-index validation."""
 
-    def score(self, user_indices) -> np.ndarray:
-        """Scores of every item for the given user rows; higher means recommend first."""
+    def decision_function(self, user_indices) -> np.ndarray:
+        """Scores of every item for the given users; higher means recommend first.
+
+        Parameters
+        ----------
+        user_indices : array-like of int, shape (n,)
+            Rows of the training matrix.
+
+        Returns
+        -------
+        ndarray of shape (n, n_items)
+        """
         if not hasattr(self, "n_items_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit first")
         users = np.asarray(user_indices)
@@ -70,7 +85,7 @@ class _Recommender(BaseEstimator):
             raise ValueError(f"user_indices must be a 1-D array of ints, got {users!r}")
         if users.size and (users.min() < 0 or users.max() >= self.n_users_):
             raise ValueError(f"user_indices must lie in 0..{self.n_users_ - 1}")
-        return self._score(users.astype(np.int64))
+        return self._decision_function(users.astype(np.int64))
 
 
 class MostPop(_Recommender):
@@ -82,7 +97,7 @@ class MostPop(_Recommender):
         self.item_counts_ = np.asarray(train.sum(axis=0), dtype=np.float64).ravel()
         return self
 
-    def _score(self, users):
+    def _decision_function(self, users):
         return np.tile(self.item_counts_, (users.size, 1))
 
 
@@ -103,9 +118,7 @@ class ItemKNN(_Recommender):
     def fit(self, split_or_train, valid=None):
         train, _ = _train_and_valid(split_or_train, valid)
         for name in ("k", "block_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            positive_int(getattr(self, name), name)
         if not np.isfinite(self.shrink) or self.shrink < 0:
             raise ValueError(f"shrink must be a non-negative number, got {self.shrink!r}")
         n_items = train.shape[1]
@@ -134,7 +147,7 @@ class ItemKNN(_Recommender):
         self.n_users_, self.n_items_ = train.shape
         return self
 
-    def _score(self, users):
+    def _decision_function(self, users):
         return np.asarray((self.train_[users] @ self.similarity_).todense(), dtype=np.float64)
 
 
@@ -180,11 +193,8 @@ class BPRMF(_Recommender):
     def fit(self, split_or_train, valid_csr=None):
         """Train on the train matrix; a Split's own valid part is used for early stopping."""
         train, valid = _train_and_valid(split_or_train, valid_csr)
-        names = ("dim", "epochs", "batch_size", "patience")
-        for name in names + (("n_threads",) if self.n_threads is not None else ()):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("dim", "epochs", "batch_size", "patience"):
+            positive_int(getattr(self, name), name)
         if not (np.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if not (np.isfinite(self.weight_decay) and self.weight_decay >= 0):
@@ -194,18 +204,13 @@ class BPRMF(_Recommender):
             raise ValueError("BPR needs at least 2 items to sample negatives")
         if np.any(np.diff(train.indptr) >= n_items):
             raise ValueError("a user has interacted with every item, so no negative exists")
-        previous_threads = torch.get_num_threads()
-        if self.n_threads is not None:
-            torch.set_num_threads(int(self.n_threads))
-        try:
+        with torch_threads(self.n_threads):
             self._train(train, valid)
-        finally:
-            torch.set_num_threads(previous_threads)
         return self
 
     def _train(self, train, valid):
         n_users, n_items = train.shape
-        device = torch.device(self.device)
+        device = resolve_device(self.device)
         gen = torch.Generator().manual_seed(int(self.seed))
         rng = np.random.default_rng(int(self.seed))
         users_t = torch.empty(n_users, int(self.dim))
@@ -231,7 +236,7 @@ class BPRMF(_Recommender):
         for epoch in range(int(self.epochs)):
             order = rng.permutation(pos_users.size)
             u_all, i_all = pos_users[order], pos_items[order]
-            j_all = _sample_negatives(rng, u_all, n_items, pos_keys)
+            j_all = sample_negatives(rng, u_all, n_items, pos_keys)
             total = 0.0
             for start in range(0, order.size, int(self.batch_size)):
                 sl = slice(start, start + int(self.batch_size))
@@ -249,7 +254,7 @@ class BPRMF(_Recommender):
             self.user_factors_ = user_emb.detach().cpu().numpy().astype(np.float64)
             self.item_factors_ = item_emb.detach().cpu().numpy().astype(np.float64)
             if valid_users.size:
-                scores = self._score(valid_users)
+                scores = self._decision_function(valid_users)
                 top = topk_from_scores(scores, train[valid_users], k=10)
                 ndcg = ranking_metrics(top, valid[valid_users], k=10)["ndcg"]
                 record["valid_ndcg"] = ndcg
@@ -266,21 +271,8 @@ class BPRMF(_Recommender):
         else:
             self.best_epoch_ = len(self.history_) - 1
 
-    def _score(self, users):
+    def _decision_function(self, users):
         return self.user_factors_[users] @ self.item_factors_.T
-
-
-def _sample_negatives(rng, users, n_items, pos_keys):
-    """One uniform item per row that the user has not interacted with (rejection sampling)."""
-    neg = rng.integers(0, n_items, size=users.size)
-    bad = np.arange(users.size)
-    while bad.size:
-        keys = users[bad] * n_items + neg[bad]
-        pos = np.searchsorted(pos_keys, keys)
-        hit = pos_keys[np.minimum(pos, pos_keys.size - 1)] == keys
-        bad = bad[hit]
-        neg[bad] = rng.integers(0, n_items, size=bad.size)
-    return neg
 
 
 # --- re-rankers ------------------------------------------------------------------------------
@@ -307,12 +299,9 @@ def _candidates(candidate_scores, candidate_vectors, k):
         raise ValueError("candidate scores or vectors contain NaN or inf")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= scores.size:
         raise ValueError(f"k must be an integer in 1..{scores.size} (the candidates), got {k!r}")
-    norms = np.linalg.norm(vectors, axis=1)
-    if np.any(norms == 0):
-        raise ValueError(f"candidate vector {int(np.argmin(norms))} is all zeros; cosine undefined")
     span = scores.max() - scores.min()
     rel = (scores - scores.min()) / span if span > 0 else np.zeros_like(scores)
-    return rel, vectors / norms[:, None], int(k)
+    return rel, unit_rows(vectors, "candidate_vectors"), int(k)
 
 
 def _check_weight(value, name):

@@ -3,7 +3,9 @@
 The ranking metrics follow RecBole's definitions (v1.2.1) so results can be set beside published
 numbers: binary relevance, NDCG's ideal DCG over ``min(|truth|, k)`` items, Recall = hits/|truth|,
 Precision = hits/k, MRR = 1/rank of the first hit inside the top k (else 0), Hit = any hit; each is
-averaged over the users who have at least one truth item.
+averaged over the users who have at least one truth item. NDCG is
+:func:`qanneal_llm.ranking.ndcg_at_k`, the function the ranking head early-stops on, so the
+two can never disagree.
 
 >>> import numpy as np, scipy.sparse as sp
 >>> scores = np.array([[0.9, 0.8, 0.1, 0.5], [0.2, 0.3, 0.4, 0.1]])
@@ -19,6 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+
+from qanneal_llm._validation import finite_array, interaction_matrix, positive_int, unit_rows
+from qanneal_llm.ranking.metrics import ndcg_at_k
 
 __all__ = [
     "RANKING_METRICS",
@@ -41,34 +46,6 @@ __all__ = [
 
 #: The keys of :func:`ranking_metrics` and :func:`per_user_ranking_metrics`.
 RANKING_METRICS = ("ndcg", "recall", "mrr", "hit", "precision")
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _finite(value, name: str, ndim: int) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or inf; clean it first")
-    return arr
-
-
-def _as_csr(matrix, shape: tuple[int, int], name: str) -> sp.csr_matrix:
-    if not sp.issparse(matrix):
-        raise ValueError(f"{name} must be a scipy sparse matrix, got {type(matrix).__name__}")
-    if matrix.shape != shape:
-        raise ValueError(f"{name} has shape {matrix.shape}, expected {shape} (users x items)")
-    # Explicitly stored zeros are not interactions; drop them (on a copy) before counting.
-    out = sp.csr_matrix(matrix, copy=True)
-    out.eliminate_zeros()
-    return out
 
 
 def _check_topk(topk, n_items: int | None, k: int | None = None) -> np.ndarray:
@@ -99,11 +76,11 @@ def topk_from_scores(scores, exclude=None, k: int = 10) -> np.ndarray:
     """
     s = _scores(scores)
     n_users, n_items = s.shape
-    k = _positive_int(k, "k")
+    k = positive_int(k, "k")
     if k > n_items:
         raise ValueError(f"k = {k} exceeds the {n_items} items")
     if exclude is not None:
-        ex = _as_csr(exclude, s.shape, "exclude")
+        ex = interaction_matrix(exclude, "exclude", s.shape)
         rows = np.repeat(np.arange(n_users), np.diff(ex.indptr))
         s[rows, ex.indices] = -np.inf
     rankable = np.isfinite(s).sum(axis=1)
@@ -140,7 +117,7 @@ def per_user_ranking_metrics(topk, truth, k: int = 10) -> dict[str, np.ndarray]:
     Returns one array per metric (see the module docstring for the definitions) plus ``"users"``,
     the row indices of the users evaluated: those with at least one truth item.
     """
-    k = _positive_int(k, "k")
+    k = positive_int(k, "k")
     top = np.asarray(topk)
     if top.ndim != 2:
         raise ValueError(f"topk must be 2-dimensional, got shape {top.shape}")
@@ -152,7 +129,7 @@ def per_user_ranking_metrics(topk, truth, k: int = 10) -> dict[str, np.ndarray]:
             " pass one row per user"
         )
     top = _check_topk(top, truth.shape[1], k)
-    tr = _as_csr(truth, truth.shape, "truth")
+    tr = interaction_matrix(truth, "truth", truth.shape)
     n_truth = np.diff(tr.indptr)
     users = np.flatnonzero(n_truth > 0)
     if users.size == 0:
@@ -160,13 +137,11 @@ def per_user_ranking_metrics(topk, truth, k: int = 10) -> dict[str, np.ndarray]:
     top = top[users]
     rows = np.repeat(users, k)
     hits = (np.asarray(tr[rows, top.ravel()]).reshape(users.size, k) > 0).astype(np.float64)
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(n_truth[users], k)]
     n_hits = hits.sum(axis=1)
     first = np.argmax(hits, axis=1)
     return {
         "users": users,
-        "ndcg": hits @ discounts / ideal,
+        "ndcg": ndcg_at_k(top, tr[users], k),
         "recall": n_hits / n_truth[users],
         "mrr": np.where(n_hits > 0, 1.0 / (first + 1), 0.0),
         "hit": (n_hits > 0).astype(np.float64),
@@ -186,7 +161,7 @@ def ild(topk, item_vectors) -> float:
     Computed from the norm of each list's summed unit vectors, so it is O(users * k * d) rather
     than forming a k x k Gram matrix per user.
     """
-    vectors = _unit_rows(item_vectors, "item_vectors")
+    vectors = unit_rows(item_vectors, "item_vectors")
     top = _check_topk(topk, vectors.shape[0])
     k = top.shape[1]
     if k < 2:
@@ -196,19 +171,9 @@ def ild(topk, item_vectors) -> float:
     return float(np.mean(1.0 - mean_cos))
 
 
-def _unit_rows(item_vectors, name: str) -> np.ndarray:
-    vectors = _finite(item_vectors, name, 2)
-    norms = np.linalg.norm(vectors, axis=1)
-    if np.any(norms == 0):
-        raise ValueError(
-            f"{name} row {int(np.argmin(norms))} is all zeros; cosine similarity is undefined"
-        )
-    return vectors / norms[:, None]
-
-
 def coverage(topk, n_items: int) -> float:
     """Catalogue coverage: the fraction of all items recommended to at least one user."""
-    n_items = _positive_int(n_items, "n_items")
+    n_items = positive_int(n_items, "n_items")
     top = _check_topk(topk, n_items)
     return float(np.unique(top).size / n_items)
 
@@ -220,7 +185,7 @@ def novelty(topk, item_popularity) -> float:
     (``count_i / n_users``). A zero is refused because its self-information is infinite; smooth
     unseen items first (:func:`evaluate` counts them as seen once).
     """
-    pop = _finite(item_popularity, "item_popularity", 1)
+    pop = finite_array(item_popularity, "item_popularity", 1)
     if np.any(pop <= 0) or np.any(pop > 1):
         raise ValueError(
             "item_popularity must be fractions in (0, 1] (count_i / n_users); zero popularity"
@@ -239,7 +204,7 @@ def evaluate(topk, split, item_vectors=None, k: int = 10, part: str = "test") ->
     raises: those are the leaks that make offline numbers meaningless. Novelty uses training
     popularity with unseen items counted as seen once.
     """
-    k = _positive_int(k, "k")
+    k = positive_int(k, "k")
     n_users, n_items = split.data.n_users, split.data.n_items
     top = np.asarray(topk)
     if top.ndim != 2 or top.shape[0] != n_users:
@@ -274,7 +239,7 @@ def evaluate(topk, split, item_vectors=None, k: int = 10, part: str = "test") ->
 
 
 def _returns(returns) -> np.ndarray:
-    return _finite(returns, "returns", 1)
+    return finite_array(returns, "returns", 1)
 
 
 def _ppy(periods_per_year) -> float:
@@ -396,13 +361,13 @@ def turnover(weights_before, weights_after, returns=None) -> float:
             f"weights_before {before.shape} and weights_after {after.shape} must have the same"
             " 1-D (assets) or 2-D (rebalances, assets) shape"
         )
-    before = _finite(np.atleast_2d(before), "weights_before", 2)
-    after = _finite(np.atleast_2d(after), "weights_after", 2)
+    before = finite_array(np.atleast_2d(before), "weights_before", 2)
+    after = finite_array(np.atleast_2d(after), "weights_after", 2)
     if returns is not None:
         ret = np.asarray(returns, dtype=np.float64)
         if ret.shape != np.asarray(weights_before).shape:
             raise ValueError(f"returns must have the weights' shape, got {ret.shape}")
-        grown = before * (1.0 + _finite(np.atleast_2d(ret), "returns", 2))
+        grown = before * (1.0 + finite_array(np.atleast_2d(ret), "returns", 2))
         total = grown.sum(axis=1, keepdims=True)
         if np.any(np.abs(total) < 1e-12):
             raise ValueError("drifted weights sum to zero; cannot renormalise them")

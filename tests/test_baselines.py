@@ -33,7 +33,9 @@ def planted_split():
 
 
 def _top10(model, split):
-    return topk_from_scores(model.score(np.arange(split.data.n_users)), split.seen("test"), k=10)
+    return topk_from_scores(
+        model.decision_function(np.arange(split.data.n_users)), split.seen("test"), k=10
+    )
 
 
 def _test_ndcg(model, split):
@@ -42,7 +44,7 @@ def _test_ndcg(model, split):
 
 def test_mostpop_scores_are_train_counts():
     train = sp.csr_matrix(np.array([[1, 0, 1], [1, 0, 0]]))
-    scores = MostPop().fit(train).score(np.array([1, 0]))
+    scores = MostPop().fit(train).decision_function(np.array([1, 0]))
     assert scores.tolist() == [[2.0, 0.0, 1.0]] * 2
 
 
@@ -57,15 +59,15 @@ def test_itemknn_matches_shrunk_cosine_definition():
         nn = np.argsort(-full[:, i], kind="stable")[:2]
         expected[nn, i] = full[nn, i]
     np.testing.assert_allclose(model.similarity_.toarray(), expected)
-    np.testing.assert_allclose(model.score(np.arange(4)), x @ expected)
+    np.testing.assert_allclose(model.decision_function(np.arange(4)), x @ expected)
 
 
 def test_score_before_fit_and_bad_inputs_raise():
     with pytest.raises(NotFittedError):
-        ItemKNN().score([0])
+        ItemKNN().decision_function([0])
     train = sp.csr_matrix(np.eye(3))
     with pytest.raises(ValueError, match="0..2"):
-        MostPop().fit(train).score([3])
+        MostPop().fit(train).decision_function([3])
     with pytest.raises(ValueError, match="Split or a scipy sparse"):
         MostPop().fit(np.eye(3))
     with pytest.raises(ValueError, match="k must"):
@@ -184,7 +186,7 @@ def test_rerankers_refuse_bad_inputs():
 
 def test_rerank_keeps_seen_items_out(planted_split):
     model = MostPop().fit(planted_split)
-    scores = model.score(np.arange(planted_split.data.n_users))
+    scores = model.decision_function(np.arange(planted_split.data.n_users))
     vectors = np.abs(np.random.default_rng(0).normal(size=(planted_split.data.n_items, 8)))
     for method, kw in (("mmr", {"lambda_": 0.5}), ("dpp", {"theta": 0.5})):
         top = rerank(

@@ -11,15 +11,22 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from qanneal_llm._validation import finite_array, square_symmetric
+from qanneal_llm._validation import finite_array, square_symmetric, unit_rows
 from qanneal_llm.qubo.model import SubsetModel, subset_model
 
 
-def cosine_similarity(vectors) -> np.ndarray:
-    """Pairwise cosine similarity of the rows of ``vectors``; zero rows are similar to nothing."""
-    v = finite_array(vectors, "vectors", 2)
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    unit = np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
+def cosine_similarity(vectors, name: str = "vectors") -> np.ndarray:
+    """Pairwise cosine similarity of the rows of ``vectors``.
+
+    An all-zero row raises (see :func:`~qanneal_llm._validation.unit_rows`): calling it
+    "similar to nothing" would make a missing embedding the most diverse pick of every slate.
+    The same rule holds for :class:`~qanneal_llm.portfolio.PortfolioSelector`'s embeddings and
+    for :mod:`recsys`' MMR, DPP and ILD.
+
+    >>> cosine_similarity([[1.0, 0.0], [1.0, 1.0]]).round(4).tolist()
+    [[1.0, 0.7071], [0.7071, 1.0]]
+    """
+    unit = unit_rows(vectors, name)
     return unit @ unit.T
 
 

@@ -289,7 +289,9 @@ def _evaluate_all(config, split, item_vectors, lists: dict, cands, cand_scores) 
     if config.baselines:
         users = np.arange(split.data.n_users)
         for name, model in (("MostPop", MostPop()), ("ItemKNN", ItemKNN())):
-            top = topk_from_scores(model.fit(split).score(users), split.seen("test"), config.k)
+            top = topk_from_scores(
+                model.fit(split).decision_function(users), split.seen("test"), config.k
+            )
             methods[name] = _metrics(top, split, item_vectors, config.k)
         for method in ("mmr", "dpp"):
             top = rerank_baseline(
