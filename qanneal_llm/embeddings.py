@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from filelock import FileLock, Timeout
 
+from qanneal_llm._validation import positive_int, resolve_device
 from qanneal_llm.storage import CorruptFileError, cache_root, load_verified, save_verified
 
 if TYPE_CHECKING:
@@ -84,19 +85,6 @@ def _local_model_digest(folder: Path) -> str:
             st = path.stat()
             h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
-
-
-def _resolve_device(device):
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from (
-            exc
-        )
 
 
 def _cpu_has_native_bf16() -> bool:
@@ -388,15 +376,14 @@ class TextEncoder:
     ):
         if pooling not in _POOLINGS:
             raise ValueError(f"pooling must be one of {_POOLINGS}, got {pooling!r}")
-        for name, value in (("max_length", max_length), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        positive_int(max_length, "max_length")
+        positive_int(batch_size, "batch_size")
         self.pooling = pooling
         self.normalize = bool(normalize)
         self.max_length = int(max_length)
         self.batch_size = int(batch_size)
         self.show_progress = bool(show_progress)
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self.dtype = _resolve_dtype(dtype, self.device)
 
         if model_name_or_path is None:

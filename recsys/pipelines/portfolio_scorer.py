@@ -12,7 +12,6 @@ between rows, and averaging M members divides that noise by about M.
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from qanneal_llm import feature_model, solve
+from qanneal_llm._validation import torch_threads
 
 __all__ = [
     "ensemble_score",
@@ -33,18 +33,6 @@ __all__ = [
     "select_text_dims",
     "train_scorer",
 ]
-
-
-@contextlib.contextmanager
-def _one_torch_thread():
-    """Run torch on one thread: the scorer is so small that thread hand-offs cost more than
-    they save, and on a busy machine several threads spinning made training 10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def train_scorer(X: np.ndarray, y: np.ndarray, config, seed: int):
@@ -67,7 +55,8 @@ def train_scorer(X: np.ndarray, y: np.ndarray, config, seed: int):
     target = torch.softmax(torch.as_tensor(z, dtype=torch.float32), dim=1)
     opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     loss = torch.tensor(float("nan"))
-    with _one_torch_thread():
+    # One thread: the scorer is so small that thread hand-offs cost more than they save.
+    with torch_threads(1):
         for _ in range(config.epochs):
             opt.zero_grad()
             loss = F.cross_entropy(net(xs).squeeze(-1), target)

@@ -31,9 +31,9 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 from qanneal_llm import collaborative_feature_model, slate_model, solve, solve_many
+from qanneal_llm._validation import torch_threads
 from qanneal_llm.embeddings import TextEncoder, weighted_user_vectors
 from qanneal_llm.ranking import RankingHeadRecommender
 from recsys.baselines import ItemKNN, MostPop, dpp_greedy, mmr
@@ -138,18 +138,13 @@ def fit_head(split: Split, item_features, config: RecommendConfig) -> RankingHea
         seed=config.seed,
         show_progress=config.show_progress,
     )
-    before = torch.get_num_threads()
-    if config.torch_threads:
-        torch.set_num_threads(int(config.torch_threads))
-    try:
+    with torch_threads(config.torch_threads or None):
         return head.fit(
             split.matrix("train"),
             user_features=user_content(split, item_features),
             item_features=item_features,
             valid=split.matrix("valid"),
         )
-    finally:
-        torch.set_num_threads(before)
 
 
 def candidate_lists(scores: np.ndarray, split: Split, n_candidates: int, part: str = "test"):
