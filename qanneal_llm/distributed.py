@@ -23,10 +23,11 @@ import copy
 import itertools
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["RayExecutor", "as_executor", "seed_block"]
+__all__ = ["RayExecutor", "as_executor", "local_cluster_options", "ray_session", "seed_block"]
 
 # numpy's SeedSequence.generate_state hash (numpy/random/bit_generator.pyx); word i depends
 # only on the entropy pool and i, which is what lets a chunk compute its own seeds.
@@ -175,13 +176,24 @@ class RayExecutor:
 
     # -- solving ------------------------------------------------------------------------------
     def solve_iter(
-        self, models: Iterable, solver="anneal", *, seed: int, polish: bool = True, **options
+        self,
+        models: Iterable,
+        solver="anneal",
+        *,
+        seed: int | None = None,
+        seeds: Iterable[int] | None = None,
+        polish: bool = True,
+        **options,
     ) -> Iterator:
         """Yield ``solve_many(models, solver, seed=seed, ...)``'s results in input order.
 
         ``models`` may be any iterable, e.g. a generator that builds each user's model on
-        demand: it is drawn as chunks are submitted, never all at once.
+        demand: it is drawn as chunks are submitted, never all at once. ``seeds`` (an iterable
+        as long as ``models``) gives each problem its own seed instead of ``seed``'s stream,
+        for callers with a seeding scheme of their own.
         """
+        if (seed is None) == (seeds is None):
+            raise ValueError("give exactly one of seed (a stream is derived) or seeds (one each)")
         from qanneal_llm.solvers.registry import get_backend
 
         ray = self._ray()
@@ -191,10 +203,10 @@ class RayExecutor:
             num_cpus=self.cpus_per_task, max_retries=self.max_retries, retry_exceptions=False
         )
         solver_ref = ray.put(solver)
-        chunks = _chunks(models, self.chunk_size)
+        chunks = _seeded_chunks(models, self.chunk_size, seed, seeds)
         pending: dict = {}  # object ref -> chunk number
         ready: dict = {}  # chunk number -> results waiting for the chunks before them
-        submitted = emitted = start = 0
+        submitted = emitted = 0
         exhausted = False
         try:
             while True:
@@ -203,10 +215,9 @@ class RayExecutor:
                     if chunk is None:
                         exhausted = True
                         break
-                    seeds = seed_block(seed, start, start + len(chunk)).tolist()
-                    ref = task.remote(chunk, seeds, solver_ref, self.cpus_per_task, polish, options)
-                    pending[ref] = submitted
-                    submitted, start = submitted + 1, start + len(chunk)
+                    args = (*chunk, solver_ref, self.cpus_per_task, polish, options)
+                    pending[task.remote(*args)] = submitted
+                    submitted += 1
                 if emitted in ready:
                     yield from ready.pop(emitted)
                     emitted += 1
@@ -250,10 +261,35 @@ class RayExecutor:
         return out
 
 
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
+@contextmanager
+def ray_session(address=None, num_cpus: int | None = None, **params) -> Iterator[RayExecutor]:
+    """A :class:`RayExecutor` (``params``) on the cluster at ``address``; without one, on a
+    local cluster of ``num_cpus`` CPUs started here and shut down on exit. A session this
+    process already has is used as it is."""
+    ray = _import_ray()
+    started = not ray.is_initialized()
+    if started:
+        options = {} if address else local_cluster_options(num_cpus)
+        ray.init(address=address, **options)
+    try:
+        yield RayExecutor(address=address, **params)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _seeded_chunks(models: Iterable, size: int, seed, seeds) -> Iterator[tuple[list, list]]:
+    """Chunks of ``models`` with their seeds: from ``seed``'s stream, or drawn from ``seeds``."""
+    models, own, start = iter(models), None if seeds is None else iter(seeds), 0
+    while chunk := list(itertools.islice(models, size)):
+        if own is None:
+            chunk_seeds = seed_block(seed, start, start + len(chunk)).tolist()
+        else:
+            chunk_seeds = [int(s) for s in itertools.islice(own, len(chunk))]
+            if len(chunk_seeds) < len(chunk):
+                raise ValueError(f"seeds ran out after {start + len(chunk_seeds)} models")
+        yield chunk, chunk_seeds
+        start += len(chunk)
 
 
 def local_cluster_options(num_cpus: int | None = None) -> dict:

@@ -161,3 +161,16 @@ def test_ray_encode_gives_the_local_vectors_and_fills_the_same_cache(ray_cluster
     fresh = TextEncoder(dtype="float32", batch_size=8, cache=tmp_path / "ray")
     assert np.array_equal(fresh.encode(TEXTS, executor=again), local)
     assert again.sent == []  # everything came from the verified cache
+
+
+def test_own_seeds_per_problem_match_the_local_batch_with_those_seeds(ray_cluster):
+    from qanneal_llm.distributed import ray_session
+    from qanneal_llm.solvers.registry import solve_batch
+
+    models, seeds = _models(9, seed=6), [17 * i + 1 for i in range(9)]
+    with ray_session(chunk_size=4) as executor:  # joins the running session, leaves it up
+        remote = list(executor.solve_iter(models, seeds=iter(seeds)))
+        with pytest.raises(ValueError, match="seeds ran out after 5 models"):
+            list(executor.solve_iter(models, seeds=seeds[:5]))
+    assert ray_cluster.is_initialized()
+    _same(solve_batch(models, seeds), remote)
