@@ -193,6 +193,13 @@ class SlateSelector(BaseQUBOSelector):
     [0, 2]
     """
 
+    _sklearn_xfail_checks = {
+        "check_estimators_dtypes": (
+            "the check's integer copy of its random X has an all-zero row, a candidate whose"
+            " cosine similarity is undefined, which the slate model refuses by design"
+        ),
+    }
+
     def __init__(self, k=10, diversity=0.5, solver="anneal", seed=0, solver_options=None):
         self.k = k
         self.diversity = diversity
