@@ -115,11 +115,15 @@ def _quiet_libraries() -> None:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
-    from recsys.pipelines.recommend import run
-    from recsys.pipelines.recommend_config import config_from_args
-    from recsys.pipelines.recommend_report import format_summary
+    from recsys.pipelines.progress import Progress
+    from recsys.pipelines.recommend_config import check_before_loading, config_from_args
 
-    print(format_summary(run(config_from_args(args))))
+    config = config_from_args(args)
+    check_before_loading(config)
+    with Progress("recommend", not args.quiet).stage("start", "importing torch and the pipeline"):
+        from recsys.pipelines.recommend import run
+        from recsys.pipelines.recommend_report import format_summary
+    print(format_summary(run(config)))
     return 0
 
 

@@ -4,37 +4,31 @@ the command-line flag to change."""
 from __future__ import annotations
 
 import importlib.util
+import re
 
 __all__ = ["check_solver", "load_head_checkpoint", "require_module"]
 
 
-def check_solver(flag: str, solver: str, *, n=None, k=None, **options) -> None:
+def check_solver(flag: str, solver: str, *, n=None, k=None, context="", **options) -> None:
     """Raise ``ValueError`` if ``solver`` cannot take a k-of-n problem with ``options``
     (``n``, ``k`` None: check only the name, the options and the Leap token).
 
     The solver's own preflight says what is wrong (unknown name or option, missing Leap
-    token, too large for exact search or the QPU); this prefixes the flag that chose it.
+    token, too large for exact search or the QPU); this prefixes the flag that chose it (and
+    ``context``) and names flags where the library's message names Python arguments.
     """
-    try:
-        from qanneal_llm.solvers import preflight
-    except ImportError:  # TODO(cli): drop once qanneal_llm.solvers.preflight is on main
-        preflight = _name_and_token_only
+    from qanneal_llm.solvers import preflight
+
     try:
         preflight(solver, n=n, k=k, **options)
     except ValueError as exc:
-        raise ValueError(f"{flag} {solver}: {exc}") from exc
+        raise ValueError(f"{flag} {solver}{context}: {_as_flags(str(exc), flag)}") from exc
 
 
-def _name_and_token_only(solver, *, n, k, **options) -> None:
-    from qanneal_llm.solvers import MissingTokenError, available_backends, leap_token
-
-    if solver not in available_backends():
-        raise ValueError(f"unknown solver; choose one of {', '.join(available_backends())}")
-    if solver.startswith("leap-"):
-        try:
-            leap_token()
-        except MissingTokenError as exc:
-            raise ValueError(str(exc)) from None
+def _as_flags(message: str, flag: str) -> str:
+    message = re.sub(r"solver='([\w-]+)'", rf"{flag} \1", message)
+    message = message.replace(" (or pass token=...)", "")
+    return re.sub(r"raise (max_\w+)", r"raise it with --solver-option \1=N", message)
 
 
 def load_head_checkpoint(path):
@@ -59,7 +53,11 @@ def load_head_checkpoint(path):
 
 def require_module(module: str, extra: str, command: str) -> None:
     """Raise ``ImportError`` naming the pip extra when ``module`` is not installed."""
-    if importlib.util.find_spec(module) is None:
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken install counts as missing
+        found = False
+    if not found:
         raise ImportError(
             f"`qanneal-llm {command}` needs {module}, which is not installed; install the"
             f" '{extra}' extra: pip install 'qanneal-llm[{extra}]' (or pip install {module})"

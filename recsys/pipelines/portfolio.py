@@ -60,7 +60,6 @@ __all__ = [
     "BacktestConfig",
     "BacktestResult",
     "asset_embeddings",
-    "load_assets",
     "run_backtest",
     "walk_forward_scores",
 ]
@@ -462,21 +461,6 @@ def _solver_summary(results) -> dict:
         "seconds_max": float(np.max(total)) if total else 0.0,
         "seeds": "SeedSequence([seed, date.toordinal(), 2]) per rebalance date",
     }
-
-
-def load_assets(prices_csv=None, descriptions=None, require_descriptions=True):
-    """Prices and descriptions: the packaged S&P 500 set, or your CSV (and descriptions JSON).
-
-    ``require_descriptions=False`` accepts CSV tickers without a description (for runs that
-    use neither texts nor sectors).
-    """
-    from recsys.datasets import load_prices_csv, load_sp500
-
-    if prices_csv is None:
-        if descriptions is not None:
-            raise ValueError("--descriptions applies to --prices-csv; the S&P 500 set has its own")
-        return load_sp500()
-    return load_prices_csv(prices_csv, descriptions, require_descriptions=require_descriptions)
 
 
 def asset_embeddings(data, encoder=None) -> np.ndarray:

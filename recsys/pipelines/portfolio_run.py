@@ -18,7 +18,7 @@ from recsys.pipelines.outputs import check_output_folder, staged_output
 from recsys.pipelines.portfolio_config import ARTEFACTS, BacktestConfig, config_from_args
 from recsys.pipelines.progress import Progress
 
-__all__ = ["check_data", "check_inputs", "run_from_args"]
+__all__ = ["check_data", "check_inputs", "check_text", "load_assets", "run_from_args"]
 
 
 def _readable_file(flag: str, path) -> None:
@@ -44,7 +44,22 @@ def check_inputs(args: argparse.Namespace, config: BacktestConfig) -> None:
     check_solver("--solver", config.solver, **config.solver_options)
 
 
-def check_data(args, config: BacktestConfig, data, text_dim: int | None) -> dict | None:
+def load_assets(prices_csv=None, descriptions=None, require_descriptions=True):
+    """Prices and descriptions: the packaged S&P 500 set, or your CSV (and descriptions JSON).
+
+    ``require_descriptions=False`` accepts CSV tickers without a description (for runs that
+    use neither texts nor sectors).
+    """
+    from recsys.datasets import load_prices_csv, load_sp500
+
+    if prices_csv is None:
+        if descriptions is not None:
+            raise ValueError("--descriptions applies to --prices-csv; the S&P 500 set has its own")
+        return load_sp500()
+    return load_prices_csv(prices_csv, descriptions, require_descriptions=require_descriptions)
+
+
+def check_data(args, config: BacktestConfig, data) -> dict | None:
     """Checks that need the prices; returns each asset's sector (None when not needed)."""
     tickers = data.tickers
     lacking = [t for t in tickers if t not in data.descriptions]
@@ -64,35 +79,41 @@ def check_data(args, config: BacktestConfig, data, text_dim: int | None) -> dict
     sectors = None if lacking else {t: data.descriptions[t]["sector"] for t in tickers}
     config.validate(len(tickers), sectors)
     check_solver("--solver", config.solver, n=len(tickers), k=config.k, **config.solver_options)
-    if text_dim is not None:
-        if config.embedding_dims > text_dim:
-            raise ValueError(
-                f"--embedding-dims {config.embedding_dims} exceeds the {text_dim} dimensions"
-                f" of the asset embeddings; choose at most {text_dim}"
-            )
-        check_solver(
-            "--solver (text feature selection; or use --no-text)", config.solver,
-            n=text_dim, k=config.embedding_dims,
-        )  # fmt: skip
     return sectors
+
+
+def check_text(config: BacktestConfig, text_dim: int) -> None:
+    """Checks of the text feature selection over the encoder's ``text_dim`` dimensions."""
+    if config.embedding_dims > text_dim:
+        raise ValueError(
+            f"--embedding-dims {config.embedding_dims} exceeds the {text_dim} dimensions"
+            f" of the asset embeddings; choose at most {text_dim}"
+        )
+    check_solver(
+        "--solver", config.solver, n=text_dim, k=config.embedding_dims,
+        context=" (for the text feature selection; or use --no-text)",
+    )  # fmt: skip
 
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run the command; prints the metrics table and where the report went. 0 on success."""
     config = config_from_args(args)
-    check_inputs(args, config)
     progress = Progress("portfolio", show=not args.quiet)
-    source = args.prices_csv or "the S&P 500 prices shipped with skfolio"
+    check_inputs(args, config)  # quick and silent: an error is the only line printed
+    source = args.prices_csv or "the S&P 500 set shipped with skfolio"
     with progress.stage("load", f"prices from {source}"):
-        from recsys.pipelines.portfolio import asset_embeddings, load_assets, run_backtest
-
         data = load_assets(args.prices_csv, args.descriptions, require_descriptions=False)
-    encoder = None
-    if not args.no_text:
-        from qanneal_llm.embeddings import TextEncoder
+        sectors = check_data(args, config, data)
+    with progress.stage("start", "importing torch and the pipeline"):
+        from recsys.pipelines.portfolio import asset_embeddings, run_backtest
+        from recsys.pipelines.portfolio_report import format_table, write_report
 
-        encoder = TextEncoder(show_progress=not args.quiet)
-    sectors = check_data(args, config, data, encoder.dim if encoder else None)
+        encoder = None
+        if not args.no_text:
+            from qanneal_llm.embeddings import TextEncoder
+
+            encoder = TextEncoder(show_progress=not args.quiet)
+            check_text(config, encoder.dim)
     embeddings = None
     if encoder is not None:
         with progress.stage("embed", f"{len(data.tickers)} asset descriptions"):
@@ -103,8 +124,6 @@ def run_from_args(args: argparse.Namespace) -> int:
     result.data["source"] = data.source
     with staged_output(args.out, "portfolio", ARTEFACTS) as folder:
         with progress.stage("report", "portfolio.json" + ("" if args.no_plots else " and plots")):
-            from recsys.pipelines.portfolio_report import format_table, write_report
-
             written = write_report(result, folder, plots=not args.no_plots)
     paths = [str(Path(args.out) / Path(p).name) for p in written.values()]
     print(format_table(result.table))

@@ -1,8 +1,10 @@
 """Stage lines for the pipelines: what runs now, and how long it took.
 
 A user should never sit through a silent pause: every stage prints one line when it starts
-(what it does) and one when it ends (its wall time) on stderr, and the times land in the
-report. ``show=False`` (the CLI's ``--quiet``) keeps the timings and prints nothing.
+(what it does) and one when it ends (its wall time), and the times land in the report. The
+lines go to stdout, before the final summary, so stderr carries errors only (the CLI's error
+contract: one line); ``show=False`` (the CLI's ``--quiet``) keeps the timings and prints
+nothing.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ class Progress:
         self.timings: dict[str, float] = {}
 
     def note(self, message: str) -> None:
-        """One line on stderr (when shown)."""
+        """One line on stdout (when shown)."""
         if self.show:
-            print(f"[{self.command}] {message}", file=sys.stderr, flush=True)
+            print(f"[{self.command}] {message}", file=sys.stdout, flush=True)
 
     @contextlib.contextmanager
     def stage(self, name: str, what: str = "") -> Iterator[None]:

@@ -39,9 +39,9 @@ from qanneal_llm.ranking import RankingHeadRecommender
 from recsys.baselines import ItemKNN, MostPop, dpp_greedy, mmr
 from recsys.metrics import evaluate, topk_from_scores
 from recsys.pipelines.checks import check_solver, load_head_checkpoint
-from recsys.pipelines.outputs import check_output_folder, staged_output
+from recsys.pipelines.outputs import staged_output
 from recsys.pipelines.progress import Progress
-from recsys.pipelines.recommend_config import ARTEFACTS, RecommendConfig
+from recsys.pipelines.recommend_config import ARTEFACTS, RecommendConfig, check_before_loading
 from recsys.pipelines.recommend_report import build_report, write_report
 from recsys.splits import Split, random_split
 
@@ -246,8 +246,7 @@ def preflight(config: RecommendConfig, encoder=None, item_vectors=None):
     the output folder, ``--n-features`` beyond the embedding width, the solvers (name,
     options, Leap token, size) and a ``--head`` file that is not a checkpoint.
     """
-    config.validate()
-    check_output_folder(config.output, "recommend", ARTEFACTS)
+    check_before_loading(config)
     if item_vectors is None:
         encoder = encoder or TextEncoder(show_progress=config.show_progress)
         dim = encoder.dim
@@ -259,9 +258,6 @@ def preflight(config: RecommendConfig, encoder=None, item_vectors=None):
             f" embeddings; choose at most {dim}"
         )
     check_solver("--feature-solver", config.feature_solver, n=dim, k=config.n_features)
-    check_solver(
-        "--solver", config.solver, n=config.n_candidates, k=config.k, **config.solver_options
-    )
     head = load_head_checkpoint(config.head_path) if config.head_path else None
     return encoder, head
 
@@ -311,9 +307,9 @@ def run(
     a temporary folder that replaces ``config.output`` whole only when the run succeeds
     (:func:`recsys.pipelines.outputs.staged_output`). Returns the report dict.
     """
-    encoder, head = preflight(config, encoder, item_vectors)
     progress = Progress("recommend", config.show_progress)
     stage = progress.stage
+    encoder, head = preflight(config, encoder, item_vectors)
     with staged_output(config.output, "recommend", ARTEFACTS) as folder:
         started = time.perf_counter()
         with stage("load", f"{config.dataset} ratings, per-user 8:1:1 split"):

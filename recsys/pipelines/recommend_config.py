@@ -12,13 +12,16 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recsys.pipelines.checks import check_solver
 from recsys.pipelines.options import add_solver_option_flag, positive_int, solver_options
+from recsys.pipelines.outputs import check_output_folder
 
 __all__ = [
     "ARTEFACTS",
     "DATASETS",
     "LOSSES",
     "RecommendConfig",
+    "check_before_loading",
     "config_from_args",
     "configure_parser",
 ]
@@ -147,3 +150,15 @@ def config_from_args(args: argparse.Namespace) -> RecommendConfig:
     values["show_progress"] = not getattr(args, "quiet", False)
     values["solver_options"] = solver_options(args)
     return RecommendConfig(**values)
+
+
+def check_before_loading(config: RecommendConfig) -> None:
+    """The checks that need neither data nor the engine (so they answer in about a second):
+    config values, the output folder, both solvers' names and options, the Leap token and
+    whether the slate problem fits the slate solver."""
+    config.validate()
+    check_output_folder(config.output, "recommend", ARTEFACTS)
+    check_solver("--feature-solver", config.feature_solver)
+    check_solver(
+        "--solver", config.solver, n=config.n_candidates, k=config.k, **config.solver_options
+    )
