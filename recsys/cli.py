@@ -143,7 +143,10 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Parse, run one subcommand, and map every failure to one stderr line and an exit code."""
     try:
-        args = build_parser().parse_args(argv)
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:  # reported by the subcommand, not the top-level parser
+            prog = f"qanneal-llm {args.command}"
+            raise UsageError(prog, f"unrecognized arguments: {' '.join(extra)} (see {prog} --help)")
     except UsageError as exc:
         print(f"{exc.prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ import pytest
 from qanneal_llm.embeddings import TextEncoder
 from recsys.cli import main as cli_main
 from recsys.pipelines import recommend as rec
+from recsys.pipelines.recommend_config import RecommendConfig
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +126,20 @@ def test_cli_reports_bad_input_and_runs(small, tmp_path, capsys):
     )
     assert "no ranking-head checkpoint" in capsys.readouterr().err
     assert head.is_file()
+
+
+def test_failed_run_leaves_the_previous_results_untouched(small, tmp_path, monkeypatch):
+    config, _, _, vectors = small
+    out = tmp_path / "results"
+    first = rec.run(RecommendConfig(**{**asdict(config), "output": str(out)}), item_vectors=vectors)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"head.qllm", "report.json"} <= set(before) and first["slates"]["n_problems"] == 60
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the slate stage broke")
+
+    monkeypatch.setattr(rec, "qubo_slates", fail)  # after the head stage has written head.qllm
+    with pytest.raises(RuntimeError, match="slate stage broke"):
+        rec.run(RecommendConfig(**{**asdict(config), "output": str(out)}), item_vectors=vectors)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]  # no partial folder beside it
