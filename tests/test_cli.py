@@ -127,7 +127,7 @@ def _make_inputs(tmp: Path) -> dict[str, str]:
     nan.to_csv(tmp / "nan.csv")
     files["nan"] = str(tmp / "nan.csv")
     text = prices.astype(object)
-    text.iloc[7, 1] = "n/a"
+    text.iloc[7, 1] = "twelve"
     text.to_csv(tmp / "text.csv")
     files["text"] = str(tmp / "text.csv")
     desc = {
