@@ -174,3 +174,15 @@ def test_own_seeds_per_problem_match_the_local_batch_with_those_seeds(ray_cluste
             list(executor.solve_iter(models, seeds=seeds[:5]))
     assert ray_cluster.is_initialized()
     _same(solve_batch(models, seeds), remote)
+
+
+def test_a_slate_model_ships_its_quadratic_terms_once():
+    import pickle
+
+    model = _models(1, seed=7, max_n=90)[0]
+    blob = pickle.dumps(model, protocol=5)
+    assert len(blob) < 1.2 * model.quadratic.nbytes  # the similarity component is not a copy
+    back = pickle.loads(blob)
+    x = np.zeros(model.n)
+    x[: model.k] = 1
+    assert back.breakdown(x) == model.breakdown(x) and back.objective(x) == model.objective(x)

@@ -329,6 +329,20 @@ def subset_model(
         group_names=names,
         forced_in=mask_in if mask_in.any() else None,
         forced_out=mask_out if mask_out.any() else None,
-        components=dict(components or {}),
+        components=_shared_components(components or {}, linear, quadratic),
         name=name,
     )
+
+
+def _shared_components(components, linear, quadratic) -> dict:
+    """Components that equal the model's own terms point at them: one copy in memory and in a
+    pickle (half the bytes a slate model costs to ship to another process)."""
+    own = {}
+    for name, (lin, quad) in components.items():
+        if lin is not None and np.shape(lin) == linear.shape and np.array_equal(lin, linear):
+            lin = linear
+        if quad is not None and np.shape(quad) == quadratic.shape:
+            if np.array_equal(quad, quadratic):
+                quad = quadratic
+        own[name] = (lin, quad)
+    return own
