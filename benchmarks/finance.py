@@ -4,11 +4,12 @@
    are trained once over 2000-2022 as an ensemble of ``members`` (each member its own seed);
    a score at a month end only ever uses months whose next-month return was known then, so one
    pass serves validation and test. The ensemble's score is the mean of its members' z-scores.
-2. **Validation (2000-2012 only).** The scorer size is the one with the highest mean
-   cross-sectional rank correlation (Spearman IC) between ensemble score and next-month return
-   over the 2000-2012 rebalances. Then every QUBO row gets the ``(k, risk aversion, lookback,
-   semantic weight)`` of the grid with the highest mean net Sharpe over 2000-2012 (mean over
-   run seeds; the semantic weight only matters for the text row).
+2. **Validation (2000-2012 only).** The scorer size is the one whose ensemble (run seed 0,
+   heads trained on 2000-2012 data only) has the highest mean cross-sectional rank correlation
+   (Spearman IC) between score and next-month return over the 2000-2012 rebalances. Then every
+   QUBO row gets the ``(k, risk aversion, lookback)`` of the grid with the highest mean net
+   Sharpe over 2000-2012 (mean over the first two run seeds, semantic weight at its default),
+   and the text rows then the semantic weight of its grid at those settings.
 3. **Test.** Each row runs 2000-2022 with its chosen settings for every run seed, once with the
    ensemble and once with member 0 alone (the old single-seed scorer), and is reported on
    2013-2022 (out of sample) and 2000-2022, mean +- sd over seeds, with the Sharpe difference
@@ -31,6 +32,7 @@ import json
 import pickle
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -63,11 +65,11 @@ def _sharpe(r: pd.Series) -> float:
     return metrics.sharpe_ratio(r.to_numpy(), periods_per_year=252)
 
 
-def member_scores(data, embeddings, sectors, hidden, seed, members, cache: Path):
-    path = cache / f"scores_h{hidden}_s{seed}_m{members}.pkl"
+def member_scores(data, embeddings, hidden, seed, members, cache: Path, end="2022-12-31"):
+    path = cache / f"scores_h{hidden}_s{seed}_m{members}_{end}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    config = BacktestConfig(hidden=hidden, seed=seed, ensemble=members)
+    config = BacktestConfig(hidden=hidden, seed=seed, ensemble=members, end=end)
     t = time.perf_counter()
     out = walk_forward_scores(data.prices, embeddings, config)
     print(f"  scorer hidden={hidden} seed={seed}: {time.perf_counter() - t:.0f} s", flush=True)
@@ -75,6 +77,35 @@ def member_scores(data, embeddings, sectors, hidden, seed, members, cache: Path)
     tmp.write_bytes(pickle.dumps(out))
     tmp.replace(path)
     return out
+
+
+_STATE: dict = {}
+
+
+def _init_worker() -> None:
+    """Each worker process loads the data and (cached) embeddings once."""
+    data = load_sp500()
+    _STATE.update(
+        data=data,
+        embeddings=asset_embeddings(data),
+        sectors={t: d["sector"] for t, d in data.descriptions.items()},
+    )
+
+
+def _scores_job(job):
+    hidden, seed, members, cache, end = job
+    return member_scores(_STATE["data"], _STATE["embeddings"], hidden, seed, members, cache, end)
+
+
+def _run_job(job):
+    """One backtest on given scores: ``(key, params, seed, scores, baselines, end)``."""
+    key, params, seed, scores, baselines, end = job
+    config = BacktestConfig(seed=seed, end=end, **params)
+    res = run_backtest(
+        _STATE["data"].prices, _STATE["embeddings"], _STATE["sectors"], config,
+        scores=scores, baselines=baselines,
+    )  # fmt: skip
+    return key, res.returns, res.table["sharpe"]
 
 
 def rank_ic(scores: pd.DataFrame, labels: pd.DataFrame, end: str) -> float:
@@ -92,37 +123,38 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--n-boot", type=int, default=2000)
     parser.add_argument("--cache", default="/tmp/qanneal_finance")
+    parser.add_argument("--workers", type=int, default=2, help="backtests run in parallel")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one grid point and short spans: checks the script"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        for key in GRID:
+            GRID[key] = GRID[key][1:3] if key == "semantic_penalty" else GRID[key][1:2]
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     load = open("/proc/loadavg").read().split()[:3]
 
-    data = load_sp500()
-    embeddings = asset_embeddings(data)
-    sectors = {t: d["sector"] for t, d in data.descriptions.items()}
+    _init_worker()
+    data = _STATE["data"]
     labels = forward_returns(data.prices, month_ends(data.prices.index))[data.tickers]
+    pool_exec = ProcessPoolExecutor(max_workers=args.workers, initializer=_init_worker)
 
-    # 1-2a. scorers, and the scorer size by validation rank IC
-    pool = {
-        (h, s): member_scores(data, embeddings, sectors, h, s, args.members, cache)
-        for h in args.hidden
-        for s in args.seeds
-    }
+    # 1-2a. the scorer size by validation rank IC (heads trained on 2000-2012 only, seed 0)
     ics = {}
-    for h in args.hidden:
+    jobs = [(h, args.seeds[0], args.members, cache, VALID_END) for h in args.hidden]
+    for h, heads in zip(args.hidden, pool_exec.map(_scores_job, jobs), strict=True):
         for head in ("qubo_text", "qubo_no_text"):
-            ics[(h, head)] = float(
-                np.mean(
-                    [
-                        rank_ic(ensemble_scores(pool[(h, s)][head]), labels, VALID_END)
-                        for s in args.seeds
-                    ]
-                )
-            )
+            ics[(h, head)] = rank_ic(ensemble_scores(heads[head]), labels, VALID_END)
     hidden = max(args.hidden, key=lambda h: ics[(h, "qubo_text")] + ics[(h, "qubo_no_text")])
     print("validation rank IC by scorer size:", {f"{h}/{hd}": v for (h, hd), v in ics.items()})
     print("chosen scorer size:", hidden, flush=True)
+    jobs = [(hidden, s, args.members, cache, "2022-12-31") for s in args.seeds]
+    pool = {
+        (hidden, s): heads
+        for s, heads in zip(args.seeds, pool_exec.map(_scores_job, jobs), strict=True)
+    }
 
     def scores_for(seed, single):
         heads = pool[(hidden, seed)]
@@ -131,60 +163,101 @@ def main() -> None:
             for head, members in heads.items()
         }
 
-    # 2b. the selection grid on 2000-2012
+    # 2b. the selection grid on 2000-2012, on the first two run seeds: (k, risk aversion,
+    # lookback) with the default semantic weight, then the semantic weight for the text rows
+    # at their chosen (k, risk aversion, lookback)
     valid = []
-    combos = list(itertools.product(*GRID.values()))
-    for combo in combos:
-        params = dict(zip(GRID, combo, strict=True))
-        for seed in args.seeds:
-            config = BacktestConfig(end=VALID_END, hidden=hidden, seed=seed, **params)
-            res = run_backtest(
-                data.prices, embeddings, sectors, config, scores=scores_for(seed, False),
-                baselines=False,
-            )  # fmt: skip
+    grid_seeds = args.seeds[:2]
+
+    def validate(param_list):
+        jobs = [
+            (
+                (i, seed),
+                {**params, "hidden": hidden},
+                seed,
+                scores_for(seed, False),
+                False,
+                VALID_END,
+            )
+            for i, params in enumerate(param_list)
+            for seed in grid_seeds
+        ]
+        for (i, seed), _, sharpes in pool_exec.map(_run_job, jobs):
             for row in QUBO_ROWS:
-                sharpe = res.table.loc[row, "sharpe"]
-                valid.append({**params, "seed": seed, "row": row, "sharpe": sharpe})
-        print(f"  grid {params}", flush=True)
-    valid = pd.DataFrame(valid)
+                valid.append({**param_list[i], "seed": seed, "row": row, "sharpe": sharpes[row]})
+        print(f"  validated {len(param_list)} settings", flush=True)
+
+    gamma0 = BacktestConfig().semantic_penalty
+    stage1 = [k for k in GRID if k != "semantic_penalty"]
+    validate(
+        [
+            {**dict(zip(stage1, combo, strict=True)), "semantic_penalty": gamma0}
+            for combo in itertools.product(*(GRID[k] for k in stage1))
+        ]
+    )
     keys = list(GRID)
-    mean_valid = valid.groupby(["row", *keys])["sharpe"].mean().reset_index()
+
+    def best_of(rows):
+        mean = pd.DataFrame(valid).groupby(["row", *keys])["sharpe"].mean().reset_index()
+        return mean[mean.row.isin(rows)]
+
+    text_rows = [r for r in QUBO_ROWS if r.startswith("qubo_text")]
+    for row in text_rows:
+        part = best_of([row])
+        best = part.loc[part.sharpe.idxmax()]
+        for gamma in GRID["semantic_penalty"]:
+            params = {k: best[k] for k in stage1}
+            params = {k: int(v) if k in ("k", "lookback") else float(v) for k, v in params.items()}
+            if (
+                gamma != gamma0
+                and not (
+                    (part.semantic_penalty == gamma)
+                    & (part.k == params["k"])
+                    & (part.risk_aversion == params["risk_aversion"])
+                    & (part.lookback == params["lookback"])
+                ).any()
+            ):
+                validate([{**params, "semantic_penalty": gamma}])
+    mean_valid = best_of(QUBO_ROWS)
     chosen = {}
     for row in QUBO_ROWS:
         part = mean_valid[mean_valid.row == row]
         if not row.startswith("qubo_text"):
-            part = part[part.semantic_penalty == GRID["semantic_penalty"][0]]
+            part = part[part.semantic_penalty == gamma0]
         best = part.loc[part.sharpe.idxmax()]
         chosen[row] = {k: int(best[k]) if k in ("k", "lookback") else float(best[k]) for k in keys}
         chosen[row]["validation_sharpe"] = float(best.sharpe)
         chosen[row]["n_tried"] = len(part)
         chosen[row]["tried_sharpes"] = part.sharpe.tolist()
+    valid = pd.DataFrame(valid)
     shown = {r: {k: v for k, v in c.items() if k != "tried_sharpes"} for r, c in chosen.items()}
     print("chosen on 2000-2012:", shown, flush=True)
 
     # 3. test: every row with its settings, every seed, ensemble and single scorer
     returns: dict[tuple, pd.Series] = {}
-    base = run_backtest(
-        data.prices, embeddings, sectors, BacktestConfig(hidden=hidden, seed=args.seeds[0]),
-        scores=scores_for(args.seeds[0], False),
-    )  # fmt: skip
-    baselines = [c for c in base.returns.columns if not c.startswith("qubo")]
-    for name in baselines:
-        returns[(name, "-", 0)] = base.returns[name]
+    end = "2022-12-31"
     by_config: dict[tuple, list[str]] = {}
     for row, c in chosen.items():
         by_config.setdefault(tuple(c[k] for k in keys), []).append(row)
-    for combo, rows in by_config.items():
-        params = dict(zip(keys, combo, strict=True))
+    jobs = [
+        ("base", {"hidden": hidden}, args.seeds[0], scores_for(args.seeds[0], False), True, end)
+    ]
+    for combo in by_config:
+        params = {**dict(zip(keys, combo, strict=True)), "hidden": hidden}
         for seed in args.seeds:
             for scorer in ("ensemble", "single"):
-                config = BacktestConfig(hidden=hidden, seed=seed, **params)
-                res = run_backtest(
-                    data.prices, embeddings, sectors, config,
-                    scores=scores_for(seed, scorer == "single"), baselines=False,
-                )  # fmt: skip
-                for row in rows:
-                    returns[(row, scorer, seed)] = res.returns[row]
+                scores = scores_for(seed, scorer == "single")
+                jobs.append(((combo, seed, scorer), params, seed, scores, False, end))
+    for key, rets, _ in pool_exec.map(_run_job, jobs):
+        if key == "base":
+            for name in rets.columns:
+                if not name.startswith("qubo"):
+                    returns[(name, "-", 0)] = rets[name]
+            continue
+        combo, seed, scorer = key
+        for row in by_config[combo]:
+            returns[(row, scorer, seed)] = rets[row]
+    pool_exec.shutdown()
     ew = returns[("equal_weight", "-", 0)]
 
     table = []
