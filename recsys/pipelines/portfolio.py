@@ -46,12 +46,9 @@ from qanneal_llm.qubo.features import standardize
 from recsys import metrics
 from recsys.features import (
     FEATURES,
-    forward_returns,
-    month_ends,
-    price_features,
-    standardise_by_date,
 )
 from recsys.pipelines.portfolio_config import TRADING_DAYS, BacktestConfig
+from recsys.pipelines.portfolio_panel import Panel, build_panel, decision_seed
 from recsys.pipelines.portfolio_scorer import WalkForwardScorer, ensemble_score, given_scores
 
 __all__ = [
@@ -116,12 +113,6 @@ class BacktestResult:
         }
 
 
-def _decision_seed(seed: int, date: pd.Timestamp, salt: int) -> int:
-    """A seed that depends only on the run seed and the date, so a decision does not change
-    when the backtest window around it does."""
-    return int(np.random.SeedSequence([seed, date.toordinal(), salt]).generate_state(1)[0] >> 1)
-
-
 def _skfolio_weights(window: pd.DataFrame, objective: str, risk_aversion: float) -> np.ndarray:
     from skfolio.moments import LedoitWolf
     from skfolio.optimization import MeanRisk, ObjectiveFunction
@@ -136,50 +127,7 @@ def _skfolio_weights(window: pd.DataFrame, objective: str, risk_aversion: float)
     return w / w.sum()
 
 
-@dataclass
-class _Panel:
-    """What every decision of a backtest reads, computed once from the prices."""
-
-    tickers: list[str]
-    position: dict  # month end -> its row in ``features``/``labels``
-    features: np.ndarray  # (month ends, assets, FEATURES), standardised per date
-    complete: np.ndarray  # month ends whose features are all finite
-    labels: np.ndarray  # next-month returns (month ends, assets)
-    raw_vol: pd.DataFrame  # unstandardised 252-day volatility (month ends x assets)
-    daily: pd.DataFrame  # daily simple returns
-    dates: pd.DatetimeIndex  # the rebalance dates, then the last date held to
-
-
-def _panel(prices: pd.DataFrame, config: BacktestConfig) -> _Panel:
-    tickers = list(prices.columns)
-    all_ends = month_ends(prices.index)
-    raw = price_features(prices, all_ends)
-    cube = standardise_by_date(raw).to_numpy().reshape(len(all_ends), len(tickers), len(FEATURES))
-    complete = np.isfinite(cube).all(axis=(1, 2))
-    position = {d: i for i, d in enumerate(all_ends)}
-    first_ok = np.argmax(complete) if complete.any() else len(all_ends)
-    dates = month_ends(prices.index, config.start, config.end)
-    dates = dates[[position[d] >= first_ok + config.min_train_months for d in dates]]
-    dates = dates[[prices.index.get_loc(d) >= config.lookback for d in dates]]
-    if len(dates) < 2:
-        raise ValueError(
-            f"fewer than 2 month ends in {config.start}..{config.end} have a full year of"
-            f" features and {config.min_train_months} training months before them; start later"
-            " or supply earlier prices"
-        )
-    return _Panel(
-        tickers=tickers,
-        position=position,
-        features=cube,
-        complete=complete,
-        labels=forward_returns(prices, all_ends)[tickers].to_numpy(),
-        raw_vol=raw["vol_252"].unstack()[tickers],
-        daily=prices.pct_change(fill_method=None),
-        dates=dates,
-    )
-
-
-def _baseline_weights(panel: _Panel, i: int, date, window, config) -> dict[str, np.ndarray]:
+def _baseline_weights(panel: Panel, i: int, date, window, config) -> dict[str, np.ndarray]:
     n = len(panel.tickers)
     inv = 1.0 / panel.raw_vol.loc[date].to_numpy()
     out = {
@@ -222,7 +170,7 @@ def _select(variant, score, window, held, embeddings, groups, config, date) -> P
         switch_cost=switch_cost,
         solver=config.solver,
         solver_options=config.solver_options or None,
-        seed=_decision_seed(config.seed, date, 2),
+        seed=decision_seed(config.seed, date, 2),
     ).fit(window, expected_returns=z * config.return_scale / TRADING_DAYS, held=held)
 
 
@@ -287,7 +235,7 @@ def _setup(prices, embeddings, sectors, config):
         if embeddings.shape[0] != n:
             raise ValueError(f"embeddings need one row per asset ({n}), got {embeddings.shape}")
     emb_std = standardize(embeddings) if embeddings is not None else None
-    return config, embeddings, emb_std, _panel(prices, config)
+    return config, embeddings, emb_std, build_panel(prices, config)
 
 
 def walk_forward_scores(
@@ -302,7 +250,7 @@ def walk_forward_scores(
     ``run_backtest(..., scores=)`` to try many selection settings on the same scores.
     """
     config, _, emb_std, panel = _setup(prices, embeddings, None, config)
-    scorer = WalkForwardScorer(panel, emb_std, config, _Book([]), _decision_seed)
+    scorer = WalkForwardScorer(panel, emb_std, config, _Book([]), decision_seed)
     rows: dict[str, dict] = {}
     for step, date in enumerate(panel.dates[:-1]):
         for head, members in scorer(step, date).items():
@@ -341,7 +289,7 @@ def run_backtest(
     book = _book(variants, config, baselines)
     if scores is not None:
         scores = given_scores(scores, list(book.scores), panel.dates[:-1], panel.tickers)
-    scorer = WalkForwardScorer(panel, emb_std, config, book, _decision_seed)
+    scorer = WalkForwardScorer(panel, emb_std, config, book, decision_seed)
     held = {v: [] for v in book.variants}
     for step, date in _rebalances(panel.dates[:-1], show_progress):
         i = panel.position[date]
@@ -375,7 +323,7 @@ def run_backtest(
     return _result(prices, panel, config, book, started)
 
 
-def _result(prices, panel: _Panel, config, book: _Book, started: float) -> BacktestResult:
+def _result(prices, panel: Panel, config, book: _Book, started: float) -> BacktestResult:
     """Simulate every strategy's holdings and summarise them into a :class:`BacktestResult`."""
     tickers, dates = panel.tickers, panel.dates
 
