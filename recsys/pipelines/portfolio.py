@@ -44,9 +44,7 @@ import pandas as pd
 from qanneal_llm.portfolio import PortfolioSelector, min_variance_weights
 from qanneal_llm.qubo.features import standardize
 from recsys import metrics
-from recsys.features import (
-    FEATURES,
-)
+from recsys.features import FEATURES
 from recsys.pipelines.portfolio_config import TRADING_DAYS, BacktestConfig
 from recsys.pipelines.portfolio_panel import Panel, build_panel, decision_seed
 from recsys.pipelines.portfolio_scorer import WalkForwardScorer, ensemble_score, given_scores
