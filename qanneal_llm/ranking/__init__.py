@@ -16,6 +16,8 @@ The package, one job a module:
 * :mod:`~qanneal_llm.ranking.losses`: BPR and the sampled-softmax listwise loss (each positive
   against ``n_negatives`` shared uniform negatives, or the whole catalogue), and the negative
   sampler;
+* :mod:`~qanneal_llm.ranking.training`: one epoch and one batch's loss;
+* :mod:`~qanneal_llm.ranking.inputs`: checks of content vectors and user rows;
 * :mod:`~qanneal_llm.ranking.metrics`: binary NDCG@k, shared with :mod:`recsys.metrics`;
 * :mod:`~qanneal_llm.ranking.checkpoint`: atomic, sha256-verified, bit-exact checkpoints;
 * :mod:`~qanneal_llm.ranking.estimator`: :class:`RankingHeadRecommender`, the scikit-learn face.

@@ -18,13 +18,10 @@ from qanneal_llm._validation import interaction_matrix, positive_int, resolve_de
 from qanneal_llm.base import validate_data
 from qanneal_llm.ranking.checkpoint import load_head, save_head
 from qanneal_llm.ranking.head import RankingHead
-from qanneal_llm.ranking.losses import (
-    LOSSES,
-    bpr_loss,
-    sample_negatives,
-    sampled_softmax_loss,
-)
+from qanneal_llm.ranking.inputs import content_features, user_rows
+from qanneal_llm.ranking.losses import LOSSES
 from qanneal_llm.ranking.metrics import ndcg_at_k
+from qanneal_llm.ranking.training import run_epoch
 
 __all__ = ["RankingHeadRecommender"]
 
@@ -32,21 +29,6 @@ _USER_INDICES = (
     "its predict, decision_function and score take user rows (and a truth matrix), not rows of"
     " the interaction matrix X, so the check's calls with X do not apply"
 )
-
-
-def _features(value, name: str, n_rows: int) -> np.ndarray | None:
-    """Content vectors as finite float32 ``(n_rows, d)``, or ``None`` when not given."""
-    if value is None:
-        return None
-    arr = np.asarray(value, dtype=np.float32)
-    if arr.ndim != 2 or arr.shape[0] != n_rows or arr.shape[1] == 0:
-        raise ValueError(
-            f"{name} must have shape ({n_rows}, d) with one row per {name.split('_')[0]} of the"
-            f" interaction matrix, got {arr.shape}"
-        )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or inf; impute or drop those rows first")
-    return arr
 
 
 class RankingHeadRecommender(BaseEstimator):
@@ -206,8 +188,8 @@ class RankingHeadRecommender(BaseEstimator):
             raise ValueError(
                 f"ranking needs at least 2 items, got n_features = {n_items} (items, columns of X)"
             )
-        ufeat = _features(user_features, "user_features", n_users)
-        ifeat = _features(item_features, "item_features", n_items)
+        ufeat = content_features(user_features, "user_features", n_users)
+        ifeat = content_features(item_features, "item_features", n_items)
         if not self.use_ids and (ufeat is None or ifeat is None):
             raise ValueError(
                 "use_ids=False needs both user_features and item_features, since without ids a"
@@ -288,7 +270,19 @@ class RankingHeadRecommender(BaseEstimator):
             bar = tqdm(total=int(self.epochs), desc="training head", unit="epoch", file=sys.stderr)
         for epoch in range(int(self.epochs)):
             t0 = time.perf_counter()
-            record = {"epoch": epoch, "loss": self._epoch(opt, train, pos_keys, rng, device)}
+            loss = run_epoch(
+                module,
+                opt,
+                train,
+                pos_keys,
+                rng,
+                device,
+                loss=self.loss,
+                n_negatives=self.n_negatives,
+                temperature=float(self.temperature),
+                batch_size=int(self.batch_size),
+            )
+            record = {"epoch": epoch, "loss": loss}
             if valid_users is not None and valid_users.size:
                 top = self._topk(valid_users, int(self.eval_k), train[valid_users])
                 ndcg = float(np.nanmean(ndcg_at_k(top, valid_csr[valid_users], int(self.eval_k))))
@@ -317,54 +311,6 @@ class RankingHeadRecommender(BaseEstimator):
         else:
             self.best_epoch_ = len(self.history_) - 1
 
-    def _epoch(self, opt, train, pos_keys, rng, device) -> float:
-        """One shuffled pass over the active users; returns the mean loss per positive pair."""
-        module = self.module_
-        indptr, indices = train.indptr, train.indices.astype(np.int64)
-        module.train()
-        order = rng.permutation(np.flatnonzero(np.diff(indptr) > 0))
-        total, n_pairs = 0.0, 0
-        for start in range(0, order.size, int(self.batch_size)):
-            users = order[start : start + int(self.batch_size)]
-            counts = indptr[users + 1] - indptr[users]
-            local = np.repeat(np.arange(users.size), counts)
-            items = np.concatenate([indices[indptr[u] : indptr[u + 1]] for u in users])
-            loss = self._batch_loss(module, users, local, items, pos_keys, rng, device)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * items.size
-            n_pairs += items.size
-        return total / n_pairs
-
-    def _batch_loss(self, module, users, local, items, pos_keys, rng, device):
-        """Loss of one step over a batch of users and all their training positives.
-
-        Batching by user lets the full softmax share one log-sum-exp per user across all of
-        that user's positives: the exact full-catalogue loss at the cost of one user x item
-        score matrix per step, instead of one per positive pair.
-        """
-        n_items = module.n_items
-        uvec = module.user_vectors(torch.from_numpy(users).to(device))
-        local_t = torch.from_numpy(local).to(device)
-        items_t = torch.from_numpy(items).to(device)
-        temperature = float(self.temperature)
-        if self.loss == "softmax" and (self.n_negatives is None or self.n_negatives >= n_items):
-            scores = (uvec @ module.item_vectors().T + module.item_bias) / temperature
-            lse = torch.logsumexp(scores, dim=1)
-            return (lse[local_t] - scores[local_t, items_t]).mean()
-        upair = uvec[local_t]
-        pos = (upair * module.item_vectors(items_t)).sum(-1) + module.item_bias[items_t]
-        if self.loss == "bpr":
-            neg_np = sample_negatives(rng, users[local], n_items, pos_keys)
-            neg_items = torch.from_numpy(neg_np).to(device)
-            neg = (upair * module.item_vectors(neg_items)).sum(-1) + module.item_bias[neg_items]
-            return bpr_loss(pos, neg)
-        neg_items = torch.from_numpy(rng.integers(0, n_items, int(self.n_negatives))).to(device)
-        neg = uvec @ module.item_vectors(neg_items).T + module.item_bias[neg_items]
-        accidental = neg_items[None, :] == items_t[:, None]
-        return sampled_softmax_loss(pos, neg[local_t], accidental, temperature)
-
     # -- using a fitted head ------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "module_"):
@@ -373,15 +319,7 @@ class RankingHeadRecommender(BaseEstimator):
             )
 
     def _users(self, user_indices) -> np.ndarray:
-        users = np.asarray(user_indices)
-        if users.ndim != 1 or (users.size and not np.issubdtype(users.dtype, np.integer)):
-            raise ValueError(f"user_indices must be a 1-D array of integer rows, got {users!r}")
-        if users.size and (users.min() < 0 or users.max() >= self.n_users_):
-            raise ValueError(
-                f"user_indices must lie in 0..{self.n_users_ - 1} (rows of the train matrix);"
-                " map raw user ids to rows first"
-            )
-        return users.astype(np.int64)
+        return user_rows(user_indices, self.n_users_)
 
     def decision_function(self, user_indices, batch_size: int = 1024) -> np.ndarray:
         """Raw scores of every item for the given users; higher means recommend first.
@@ -485,12 +423,7 @@ class RankingHeadRecommender(BaseEstimator):
 
     # -- checkpoints --------------------------------------------------------------------------
     def save(self, path) -> Path:
-        """Write the fitted head atomically to ``path`` (sha256-verified on load).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Destination.
+        """Write the fitted head atomically to ``path``; see :func:`~qanneal_llm.ranking.save_head`.
 
         Returns
         -------
@@ -501,25 +434,12 @@ class RankingHeadRecommender(BaseEstimator):
 
     @classmethod
     def load(cls, path, device: str | None = None) -> RankingHeadRecommender:
-        """Read a head written by :meth:`save`; the weights come back bit for bit.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            The checkpoint.
-        device : str, optional
-            Overrides the saved ``device``.
+        """Read a head written by :meth:`save`, bit for bit; see
+        :func:`~qanneal_llm.ranking.load_head` (``device`` overrides the saved one).
 
         Returns
         -------
         RankingHeadRecommender
             Fitted, in eval mode.
-
-        Raises
-        ------
-        FileNotFoundError
-            No checkpoint at ``path``.
-        qanneal_llm.storage.CorruptFileError
-            The checkpoint is damaged.
         """
         return load_head(cls, path, device)
