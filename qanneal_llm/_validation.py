@@ -11,7 +11,29 @@ import scipy.sparse as sp
 
 
 def finite_array(value, name: str, ndim: int, dtype=np.float64) -> np.ndarray:
-    """Return ``value`` as a finite float array of ``ndim`` dimensions, or raise ValueError."""
+    """Return ``value`` as a finite float array of ``ndim`` dimensions, or raise ValueError.
+
+    Parameters
+    ----------
+    value : array-like
+        The input.
+    name : str
+        Its name in the message.
+    ndim : int
+        The required number of dimensions.
+    dtype : numpy dtype, default=numpy.float64
+        The array's dtype.
+
+    Returns
+    -------
+    ndarray
+        Non-empty, finite, ``ndim``-dimensional.
+
+    Examples
+    --------
+    >>> finite_array([1, 2], "relevance", 1).tolist()
+    [1.0, 2.0]
+    """
     try:
         arr = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -25,14 +47,33 @@ def finite_array(value, name: str, ndim: int, dtype=np.float64) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0].tolist()
         raise ValueError(
-            f"{name} contains NaN or inf (first at index {bad}); clean or impute it before building"
-            " the model"
+            f"{name} contains NaN or inf (first at index {bad}); clean or impute it first"
         )
     return arr
 
 
 def square_symmetric(value, name: str, n: int, *, atol: float = 1e-8) -> np.ndarray:
-    """Return ``value`` as a finite symmetric ``(n, n)`` array, or raise ValueError."""
+    """Return ``value`` as a finite symmetric ``(n, n)`` array, or raise ValueError.
+
+    Asymmetry up to ``atol`` (relative to the largest entry) is numerical noise and is averaged
+    away; more is a mistake the caller should see.
+
+    Parameters
+    ----------
+    value : array-like of shape (n, n)
+        The matrix.
+    name : str
+        Its name in the message.
+    n : int
+        The number of candidates it must match.
+    atol : float, default=1e-8
+        Tolerated relative asymmetry.
+
+    Returns
+    -------
+    ndarray of shape (n, n)
+        ``(A + A.T) / 2``.
+    """
     arr = finite_array(value, name, 2)
     if arr.shape != (n, n):
         raise ValueError(
@@ -49,7 +90,21 @@ def square_symmetric(value, name: str, n: int, *, atol: float = 1e-8) -> np.ndar
 
 
 def cardinality(k, n: int, what: str = "candidates") -> int:
-    """Return ``k`` as an int in ``1..n``, or raise ValueError naming the allowed range."""
+    """Return ``k`` as an int in ``1..n``, or raise ValueError naming the allowed range.
+
+    Parameters
+    ----------
+    k : int
+        How many to choose.
+    n : int
+        How many there are.
+    what : str, default="candidates"
+        What the ``n`` are, for the message.
+
+    Returns
+    -------
+    int
+    """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise ValueError(f"k must be a positive integer, got {k!r}")
     k = int(k)
@@ -65,6 +120,19 @@ def positive_int(value, name: str) -> int:
 
     Booleans are refused although Python counts them as ints: ``epochs=True`` is a mistake.
 
+    Parameters
+    ----------
+    value : int
+        The value to check.
+    name : str
+        The parameter's name, for the message.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
     >>> positive_int(3, "epochs")
     3
     """
@@ -76,6 +144,17 @@ def positive_int(value, name: str) -> int:
 def check_seed(seed) -> int | None:
     """Return ``seed`` as an int, or ``None`` (the solver draws one and records it).
 
+    Parameters
+    ----------
+    seed : int or None
+        An estimator's ``seed`` parameter.
+
+    Returns
+    -------
+    int or None
+
+    Examples
+    --------
     >>> check_seed(np.int64(4)), check_seed(None)
     (4, None)
     """
@@ -88,6 +167,15 @@ def check_solver_options(solver_options) -> dict:
     """Return a fresh dict of backend options (``None`` means none), or raise ValueError.
 
     A copy, so a backend that pops options never edits the estimator's parameter.
+
+    Parameters
+    ----------
+    solver_options : mapping or None
+        An estimator's ``solver_options`` parameter.
+
+    Returns
+    -------
+    dict
     """
     if solver_options is None:
         return {}
@@ -100,8 +188,22 @@ def unit_rows(vectors, name: str) -> np.ndarray:
     """Rows of ``vectors`` scaled to unit length, for cosine similarities.
 
     An all-zero row raises: its cosine is undefined, and treating it as "similar to nothing"
-    would let a missing embedding look like the most diverse choice.
+    would let a missing embedding look like the most diverse choice. Every cosine in the project
+    (slates, portfolios, MMR, DPP, ILD) goes through here, so the rule is the same everywhere.
 
+    Parameters
+    ----------
+    vectors : array-like of shape (n, d)
+        Finite vectors.
+    name : str
+        Their name in the message.
+
+    Returns
+    -------
+    ndarray of shape (n, d)
+
+    Examples
+    --------
     >>> unit_rows([[3.0, 4.0]], "vectors").tolist()
     [[0.6, 0.8]]
     """
@@ -119,8 +221,25 @@ def interaction_matrix(X, name: str, shape: tuple[int, int] | None = None) -> sp
     """A users x items interaction matrix as binary CSR: every stored non-zero is one interaction.
 
     Accepts scipy sparse or dense 2-D input; refuses NaN/inf and (when ``shape`` is given) any
-    other shape. Works on a copy: the caller's matrix is never modified.
+    other shape. Works on a copy: the caller's matrix is never modified. The ranking head, its
+    NDCG, the baselines and the metrics all read interactions through this one rule.
 
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_users, n_items)
+        Interactions (counts, ratings or 0/1).
+    name : str
+        Its name in the message.
+    shape : tuple of int, optional
+        The shape it must have.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of float64
+        Ones where ``X`` has a non-zero, explicit zeros removed.
+
+    Examples
+    --------
     >>> interaction_matrix([[0, 2.5], [0, 0]], "X").toarray().tolist()
     [[0.0, 1.0], [0.0, 0.0]]
     """
@@ -148,6 +267,15 @@ def resolve_device(device):
 
     ``"auto"`` picks CUDA when present; an explicit CUDA device on a machine without one raises
     here, at construction, rather than deep inside the first forward pass.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        The requested device.
+
+    Returns
+    -------
+    torch.device
     """
     import torch
 
@@ -172,6 +300,15 @@ def torch_threads(n_threads: int | None):
     scorer) gain nothing from threads, and on a shared CPU the threads' spin-waiting made
     training an order of magnitude slower (5 ml-100k BPR epochs: 4.4 s on 1 thread, 54 s on 2,
     loaded 2-core machine).
+
+    Parameters
+    ----------
+    n_threads : int or None
+        The cap.
+
+    Yields
+    ------
+    None
     """
     import torch
 

@@ -37,11 +37,23 @@ WEIGHTINGS = ("equal", "min_variance")
 
 
 def shrunk_covariance(returns, method="ledoit_wolf") -> np.ndarray:
-    """Covariance of the columns of ``returns`` (observations x assets).
+    """Covariance of the columns of ``returns``, shrunk so its small eigenvalues are not noise.
 
-    ``method`` is ``"ledoit_wolf"``, ``"oas"``, ``"sample"``, or any estimator with
-    ``fit(X)`` and a ``covariance_`` attribute (scikit-learn's and skfolio's both qualify).
+    Parameters
+    ----------
+    returns : array-like of shape (n_observations, n_assets)
+        At least 2 observations.
+    method : {"ledoit_wolf", "oas", "sample"} or estimator, default="ledoit_wolf"
+        A name, or any estimator with ``fit(X)`` and a ``covariance_`` attribute
+        (scikit-learn's and skfolio's both qualify); it is cloned, never refitted in place.
 
+    Returns
+    -------
+    ndarray of shape (n_assets, n_assets)
+        Symmetric.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(60, 3))
     >>> cov = shrunk_covariance(X)
@@ -74,6 +86,23 @@ def min_variance_weights(covariance) -> np.ndarray:
     Solved by SLSQP from equal weights; weights below 1e-8 are set to zero and the rest
     renormalised, so the result sums to one exactly and carries no numerical dust.
 
+    Parameters
+    ----------
+    covariance : array-like of shape (n, n)
+        Symmetric covariance of the chosen assets.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Non-negative, summing to one.
+
+    Raises
+    ------
+    RuntimeError
+        If SLSQP does not converge.
+
+    Examples
+    --------
     >>> w = min_variance_weights([[0.04, 0.0], [0.0, 0.01]])
     >>> [round(float(v), 4) for v in w]  # inverse-variance for uncorrelated assets
     [0.2, 0.8]

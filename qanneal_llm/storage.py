@@ -83,8 +83,23 @@ def cache_root() -> Path:
 
 
 def json_default(value):
-    """``json.dumps(default=...)`` for reports: numpy scalars and arrays as plain values,
-    anything else by its ``str``."""
+    """``json.dumps(default=...)`` for reports: numpy values as plain ones, others by ``str``.
+
+    Parameters
+    ----------
+    value : object
+        What :mod:`json` could not serialise.
+
+    Returns
+    -------
+    object
+        A JSON-ready value.
+
+    Examples
+    --------
+    >>> json.dumps({"n": np.int64(3), "x": np.array([0.5])}, default=json_default)
+    '{"n": 3, "x": [0.5]}'
+    """
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -99,6 +114,13 @@ def atomic_write_bytes(path, data: bytes) -> None:
     file systems), are fsynced, then renamed over ``path`` with :func:`os.replace`, which is
     atomic on POSIX and Windows. Concurrent writers of the same path are safe: the last rename
     wins and no reader ever sees a mix.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; missing parent folders are created.
+    data : bytes
+        The whole new content.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +159,15 @@ def save_verified(path, arrays: dict[str, np.ndarray], meta: dict) -> None:
 
     Object arrays are refused because reading them back would need pickle; store strings as
     fixed-width unicode (``np.asarray(list_of_str)``) instead.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination, written with :func:`atomic_write_bytes`.
+    arrays : dict of str to array-like
+        Named numeric or fixed-width string arrays.
+    meta : dict
+        JSON-serialisable header (parameters, shapes, history).
     """
     clean = {}
     for name, value in arrays.items():
@@ -166,6 +197,18 @@ def save_verified(path, arrays: dict[str, np.ndarray], meta: dict) -> None:
 
 def load_verified(path) -> tuple[dict[str, np.ndarray], dict]:
     """Read a file written by :func:`save_verified` and check it end to end.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    arrays : dict of str to ndarray
+        The stored arrays, bit for bit.
+    meta : dict
+        The stored header.
 
     Raises
     ------

@@ -51,17 +51,38 @@ class SubsetModel:
 
     @property
     def n(self) -> int:
+        """Number of candidates."""
         return int(self.linear.shape[0])
 
     # -- evaluation ---------------------------------------------------------------------------
     def objective(self, x) -> np.ndarray | float:
-        """Objective of one 0/1 vector ``(n,)`` or of each row of ``(m, n)``."""
+        """Objective of one 0/1 vector or of each row of a matrix of them.
+
+        Parameters
+        ----------
+        x : array-like of shape (n,) or (m, n)
+            Selections.
+
+        Returns
+        -------
+        float or ndarray of shape (m,)
+        """
         return _quadratic_value(np.asarray(x, dtype=np.float64), self.linear, self.quadratic) + (
             self.offset
         )
 
     def breakdown(self, x) -> dict[str, float]:
-        """Value of each named component at ``x`` (they sum to the objective minus offset)."""
+        """Value of each named component at ``x``; they sum to the objective minus the offset.
+
+        Parameters
+        ----------
+        x : array-like of shape (n,)
+            A selection.
+
+        Returns
+        -------
+        dict of str to float
+        """
         x = np.asarray(x, dtype=np.float64)
         return {
             name: float(_quadratic_value(x, lin, quad))
@@ -69,7 +90,17 @@ class SubsetModel:
         }
 
     def violations(self, x) -> list[str]:
-        """Human-readable list of every constraint ``x`` breaks; empty when feasible."""
+        """Human-readable list of every constraint ``x`` breaks; empty when feasible.
+
+        Parameters
+        ----------
+        x : array-like of shape (n,)
+            A selection.
+
+        Returns
+        -------
+        list of str
+        """
         x = np.asarray(x)
         if x.shape != (self.n,):
             raise ValueError(f"a sample must have shape ({self.n},), got {x.shape}")
@@ -91,11 +122,32 @@ class SubsetModel:
         return out
 
     def is_feasible(self, x) -> bool:
+        """Whether ``x`` meets every constraint; :meth:`violations` says which it breaks.
+
+        Parameters
+        ----------
+        x : array-like of shape (n,)
+
+        Returns
+        -------
+        bool
+        """
         return not self.violations(x)
 
     def feasible_rows(self, states) -> np.ndarray:
-        """Whether each row of ``states`` ``(m, n)`` meets every constraint (vectorised
-        :meth:`is_feasible`, for checking many samples at once)."""
+        """Whether each row of ``states`` meets every constraint.
+
+        The vectorised :meth:`is_feasible`, for checking many samples at once.
+
+        Parameters
+        ----------
+        states : array-like of shape (m, n)
+            Selections.
+
+        Returns
+        -------
+        ndarray of bool, shape (m,)
+        """
         states = np.atleast_2d(np.asarray(states))
         ok = np.all((states == 0) | (states == 1), axis=1) & (states.sum(axis=1) == self.k)
         if self.groups.size:
@@ -109,7 +161,17 @@ class SubsetModel:
         return ok
 
     def decode(self, x) -> list:
-        """The ids of the chosen candidates, in candidate order."""
+        """The ids of the chosen candidates, in candidate order.
+
+        Parameters
+        ----------
+        x : array-like of 0/1, shape (n,)
+            A selection.
+
+        Returns
+        -------
+        list
+        """
         return self.ids[np.asarray(x).astype(bool)].tolist()
 
     # -- forced candidates --------------------------------------------------------------------
@@ -143,7 +205,20 @@ class SubsetModel:
         return model, free
 
     def expand(self, x_free, free: np.ndarray) -> np.ndarray:
-        """Lift a sample of :meth:`reduced` back to this model's candidates."""
+        """Lift a sample of :meth:`reduced` back to this model's candidates.
+
+        Parameters
+        ----------
+        x_free : array-like of shape (..., n_free)
+            Samples over the free candidates.
+        free : ndarray of int
+            Their positions, as returned by :meth:`reduced`.
+
+        Returns
+        -------
+        ndarray of int8, shape (..., n)
+            With forced-in candidates set.
+        """
         x_free = np.asarray(x_free)
         x = np.zeros(x_free.shape[:-1] + (self.n,), dtype=np.int8)
         if self.forced_in is not None:
@@ -172,6 +247,15 @@ class SubsetModel:
 
         Variables are the integer positions ``0..n-1`` (slack bits are strings). Forced
         candidates must be removed first with :meth:`reduced`.
+
+        Parameters
+        ----------
+        penalty : float, optional
+            The penalty weight; :meth:`penalty_strength` when omitted.
+
+        Returns
+        -------
+        dimod.BinaryQuadraticModel
         """
         self._require_no_forced("to_bqm")
         a = self.penalty_strength() if penalty is None else float(penalty)
@@ -251,11 +335,41 @@ def subset_model(
 ) -> SubsetModel:
     """Validate plain arrays and build a :class:`SubsetModel`.
 
-    ``groups`` maps a group name to the ids of its members (a candidate may sit in several
-    groups, e.g. a film's genres); ``group_bounds`` maps a group name to ``(min, max)`` counts,
-    ``None`` meaning unbounded. ``forced_in`` / ``forced_out`` are ids that must / must not be
-    chosen.
+    Parameters
+    ----------
+    linear : array-like of shape (n,)
+        Per-candidate costs.
+    quadratic : array-like of shape (n, n)
+        Symmetric pairwise costs (the diagonal is ignored).
+    k : int
+        How many to choose, ``1..n``.
+    ids : sequence, optional
+        Candidate ids (default: positions).
+    offset : float, default=0.0
+        Constant added to the objective.
+    groups : mapping of str to sequence, optional
+        Group name -> ids of its members (a candidate may sit in several groups, e.g. a film's
+        genres).
+    group_bounds : mapping of str to (int or None, int or None), optional
+        Group name -> ``(min, max)`` counts, ``None`` meaning unbounded.
+    forced_in, forced_out : sequence, optional
+        Ids that must / must not be chosen.
+    components : mapping, optional
+        Named ``(linear, quadratic)`` terms the costs are the sum of, for result breakdowns.
+    name : str, default="subset"
+        What the model is, for reports.
 
+    Returns
+    -------
+    SubsetModel
+
+    Raises
+    ------
+    InfeasibleModelError
+        If the bounds admit no selection.
+
+    Examples
+    --------
     >>> m = subset_model([-1.0, -2.0, -3.0], [[0, 1, 0], [1, 0, 0], [0, 0, 0]], k=2,
     ...                  ids=["a", "b", "c"])
     >>> m.objective([0, 1, 1]), m.decode([0, 1, 1])

@@ -37,6 +37,35 @@ def portfolio_model(
 ) -> SubsetModel:
     """Build the equal-weight K-asset selection model.
 
+    Parameters
+    ----------
+    expected_returns : array-like of shape (n,)
+        Per-period expected returns.
+    covariance : array-like of shape (n, n)
+        Covariance of the returns, in the same units.
+    k : int
+        Number of assets to hold.
+    risk_aversion : float, default=1.0
+        Weight of the equal-weight portfolio variance.
+    similarity : array-like of shape (n, n), optional
+        Pairwise text similarity of the assets (needed when ``semantic_penalty > 0``).
+    semantic_penalty : float, default=0.0
+        Weight of the held assets' mean pairwise similarity.
+    ids : sequence, optional
+        Asset ids.
+    sectors, sector_bounds : mapping, optional
+        Sector -> member ids, and sector -> ``(min, max)`` counts among the held.
+    held : sequence, optional
+        Ids held now, for ``switch_cost``.
+    switch_cost : float, default=0.0
+        Round-trip cost of entering an asset not held now, per holding period.
+
+    Returns
+    -------
+    SubsetModel
+
+    Examples
+    --------
     >>> import numpy as np
     >>> m = portfolio_model([0.10, 0.09, 0.02], np.diag([0.04, 0.04, 0.01]), k=2,
     ...                     ids=["A", "B", "C"])

@@ -15,7 +15,19 @@ from qanneal_llm.qubo.model import InfeasibleModelError, SubsetModel
 
 
 def kernel_arrays(model: SubsetModel):
-    """The model's arrays in the dtypes the compiled kernels take."""
+    """The model's arrays in the contiguous dtypes the compiled kernels take.
+
+    Parameters
+    ----------
+    model : SubsetModel
+        The model.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(linear, quadratic, groups, group_min, group_max)``: float64, float64, int64
+        ``(n_groups, n)`` membership, int64 bounds.
+    """
     n = model.n
     groups = model.groups.astype(np.int64) if model.groups.size else np.zeros((0, n), np.int64)
     bounds = model.group_bounds if model.groups.size else np.zeros((0, 2), np.int64)
@@ -29,7 +41,26 @@ def kernel_arrays(model: SubsetModel):
 
 
 def feasible_start(model: SubsetModel, rng: np.random.Generator, attempts: int = 50) -> np.ndarray:
-    """A random feasible selection (uniform over k-subsets when there are no groups)."""
+    """A random feasible selection (uniform over k-subsets when there are no groups).
+
+    Parameters
+    ----------
+    model : SubsetModel
+        The model.
+    rng : numpy.random.Generator
+        The only source of randomness.
+    attempts : int, default=50
+        Randomised greedy fills tried before giving up on group bounds.
+
+    Returns
+    -------
+    ndarray of int8, shape (n,)
+
+    Raises
+    ------
+    InfeasibleModelError
+        If no attempt meets every group bound.
+    """
     n, k = model.n, model.k
     if not model.groups.size:
         x = np.zeros(n, dtype=np.int8)
@@ -74,6 +105,20 @@ def repair(model: SubsetModel, x, rng: np.random.Generator) -> np.ndarray:
     whose removal lowers the objective most first), then added while too few are chosen or a
     group is under its minimum (cheapest first, members of groups under their minimum first).
     If greedy moves cannot meet the bounds, a random feasible start is used instead.
+
+    Parameters
+    ----------
+    model : SubsetModel
+        The model ``x`` should satisfy.
+    x : array-like of 0/1, shape (n,)
+        A possibly infeasible sample (e.g. a QPU answer with broken chains).
+    rng : numpy.random.Generator
+        Used only for the random fallback.
+
+    Returns
+    -------
+    ndarray of int8, shape (n,)
+        Feasible.
     """
     x = np.asarray(x).astype(np.int8).copy()
     h, J = model.linear, model.quadratic
@@ -114,7 +159,22 @@ def repair(model: SubsetModel, x, rng: np.random.Generator) -> np.ndarray:
 
 
 def polish(model: SubsetModel, xs) -> tuple[np.ndarray, np.ndarray]:
-    """Steepest-descent swaps from each feasible row of ``xs``: (states, objectives)."""
+    """Steepest-descent swaps (one chosen out, one unchosen in) from each feasible row of ``xs``.
+
+    Parameters
+    ----------
+    model : SubsetModel
+        The model.
+    xs : array-like of 0/1, shape (m, n) or (n,)
+        Feasible starting states.
+
+    Returns
+    -------
+    states : ndarray of int8, shape (m, n)
+        Local optima under swaps, still feasible.
+    objectives : ndarray of float64, shape (m,)
+        Their objectives.
+    """
     xs = np.atleast_2d(np.asarray(xs, dtype=np.int8))
     h, J, G, lo, hi = kernel_arrays(model)
     states, energies = _kernels.polish_states(h, J, G, lo, hi, np.ascontiguousarray(xs))

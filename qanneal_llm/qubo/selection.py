@@ -23,6 +23,19 @@ def cosine_similarity(vectors, name: str = "vectors") -> np.ndarray:
     The same rule holds for :class:`~qanneal_llm.portfolio.PortfolioSelector`'s embeddings and
     for :mod:`recsys`' MMR, DPP and ILD.
 
+    Parameters
+    ----------
+    vectors : array-like of shape (n, d)
+        Finite vectors.
+    name : str, default="vectors"
+        Their name in error messages.
+
+    Returns
+    -------
+    ndarray of shape (n, n)
+
+    Examples
+    --------
     >>> cosine_similarity([[1.0, 0.0], [1.0, 1.0]]).round(4).tolist()
     [[1.0, 0.7071], [0.7071, 1.0]]
     """
@@ -45,6 +58,31 @@ def slate_model(
 ) -> SubsetModel:
     """Build the slate model from relevance scores and a similarity (or the vectors giving it).
 
+    Parameters
+    ----------
+    relevance : array-like of shape (n,)
+        Each candidate's relevance (higher is better).
+    k : int
+        Slate size.
+    similarity : array-like of shape (n, n), optional
+        Symmetric pairwise similarity; give this or ``vectors``.
+    vectors : array-like of shape (n, d), optional
+        Candidate vectors; their cosine similarity is used.
+    diversity : float, default=0.5
+        Weight of the summed pairwise similarity against the summed relevance.
+    ids : sequence, optional
+        Candidate ids.
+    groups, group_bounds : mapping, optional
+        Group name -> member ids, and group name -> ``(min, max)`` counts in the slate.
+    forced_in, forced_out : sequence, optional
+        Ids that must / must not be in the slate.
+
+    Returns
+    -------
+    SubsetModel
+
+    Examples
+    --------
     >>> m = slate_model([0.9, 0.8, 0.1], k=2, similarity=[[1, 0.95, 0], [0.95, 1, 0], [0, 0, 1]],
     ...                 diversity=1.0, ids=["a", "b", "c"])
     >>> from qanneal_llm.solvers import solve

@@ -376,11 +376,8 @@ class RankingHeadRecommender(BaseEstimator):
         k = positive_int(k, "k")
         if k > self.n_items_:
             raise ValueError(f"k = {k} exceeds the {self.n_items_} items")
-        ex = (
-            interaction_matrix(exclude, "exclude", (users.size, self.n_items_))
-            if exclude is not None
-            else None
-        )
+        shape = (users.size, self.n_items_)
+        ex = None if exclude is None else interaction_matrix(exclude, "exclude", shape)
         if ex is not None and np.any(self.n_items_ - np.diff(ex.indptr) < k):
             raise ValueError(f"a user has fewer than k = {k} items left after exclusion")
         return self._topk(users, k, ex)
@@ -414,16 +411,18 @@ class RankingHeadRecommender(BaseEstimator):
         users = np.flatnonzero(np.diff(truth.indptr) > 0)
         if users.size == 0:
             raise ValueError("X has no interactions; there is nothing to score against")
-        ex = (
-            interaction_matrix(exclude, "exclude", truth.shape)[users]
-            if exclude is not None
-            else None
-        )
+        ex = None
+        if exclude is not None:
+            ex = interaction_matrix(exclude, "exclude", truth.shape)[users]
         return float(np.nanmean(ndcg_at_k(self._topk(users, k, ex), truth[users], k)))
 
     # -- checkpoints --------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write the fitted head atomically to ``path``; see :func:`~qanneal_llm.ranking.save_head`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
 
         Returns
         -------
@@ -435,7 +434,13 @@ class RankingHeadRecommender(BaseEstimator):
     @classmethod
     def load(cls, path, device: str | None = None) -> RankingHeadRecommender:
         """Read a head written by :meth:`save`, bit for bit; see
-        :func:`~qanneal_llm.ranking.load_head` (``device`` overrides the saved one).
+        :func:`~qanneal_llm.ranking.load_head`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        device : str, optional
+            Overrides the saved ``device``.
 
         Returns
         -------
