@@ -31,9 +31,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import lsq_linear
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import validate_data
 
 from qanneal_llm._validation import finite_array
+from qanneal_llm.base import validate_data
 
 __all__ = ["TARGETS", "TargetShrinkage", "text_similarity"]
 
