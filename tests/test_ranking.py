@@ -167,5 +167,8 @@ def test_bad_users_and_k_are_refused(data):
         head.decision_function([train.shape[0]])
     with pytest.raises(ValueError, match="exceeds"):
         head.predict([0], k=train.shape[1] + 1)
+    with pytest.raises(ValueError, match="exceeds the 80 items"):
+        head.score(train, k=train.shape[1] + 1)
+    assert head.n_features_in_ == train.shape[1]
     top = head.predict(np.arange(5), k=5, exclude=train[:5])
     assert not np.any(np.asarray(train[:5].todense())[np.arange(5)[:, None], top])
