@@ -24,13 +24,12 @@ warm and brand-new items alike.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from qanneal_llm._validation import check_seed, check_solver_options, positive_int
 from qanneal_llm.feature_bank import TextFeatureBank, split_views
 from qanneal_llm.qubo.features import (
     SCORES,
@@ -187,28 +186,17 @@ class ColdStartFeatures(TransformerMixin, BaseEstimator):
         self.solver_options = solver_options
 
     def _check_params(self) -> None:
-        if isinstance(self.n_features, bool) or not isinstance(self.n_features, numbers.Integral):
-            raise ValueError(f"n_features must be a positive int, got {self.n_features!r}")
-        if self.n_features < 1:
-            raise ValueError(f"n_features must be a positive int, got {self.n_features!r}")
+        positive_int(self.n_features, "n_features")
         if self.score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {self.weighting!r}")
-        if self.neighbors is not None and (
-            isinstance(self.neighbors, bool)
-            or not isinstance(self.neighbors, numbers.Integral)
-            or self.neighbors < 1
-        ):
-            raise ValueError(f"neighbors must be a positive int or None, got {self.neighbors!r}")
+        if self.neighbors is not None:
+            positive_int(self.neighbors, "neighbors")
         if not (np.isfinite(self.ridge) and self.ridge >= 0):
             raise ValueError(f"ridge must be a finite number >= 0, got {self.ridge!r}")
-        if self.seed is not None and (
-            isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral)
-        ):
-            raise ValueError(f"seed must be an integer or None, got {self.seed!r}")
-        if self.solver_options is not None and not isinstance(self.solver_options, dict):
-            raise ValueError(f"solver_options must be a dict or None, got {self.solver_options!r}")
+        check_seed(self.seed)
+        check_solver_options(self.solver_options)
 
     def fit(self, texts, interactions):
         """Build the bank on the warm items, score, select with a QUBO and weight.
@@ -263,8 +251,8 @@ class ColdStartFeatures(TransformerMixin, BaseEstimator):
         result = solve(
             model,
             self.solver,
-            seed=None if self.seed is None else int(self.seed),
-            **dict(self.solver_options or {}),
+            seed=check_seed(self.seed),
+            **check_solver_options(self.solver_options),
         )
         selected = np.sort(np.asarray(result.indices, dtype=np.int64))
         if self.weighting == "least_squares":
