@@ -27,6 +27,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from qanneal_llm._validation import positive_int
+
 __all__ = ["RayExecutor", "as_executor", "local_cluster_options", "ray_session", "seed_block"]
 
 # numpy's SeedSequence.generate_state hash (numpy/random/bit_generator.pyx); word i depends
@@ -164,9 +166,7 @@ class RayExecutor:
     def _ray(self):
         ray = _import_ray()
         for name in ("chunk_size", "cpus_per_task"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            positive_int(getattr(self, name), name)
         if not ray.is_initialized():
             ray.init(address=self.address, **(self.init_options or {}))
         return ray
