@@ -46,6 +46,16 @@ def text_similarity(embeddings) -> np.ndarray:
     Sentence-encoder vectors share a large common direction (every cosine of MiniLM asset texts
     is positive); centring removes it, so the similarity says which assets are *more* alike than
     the average pair.
+
+    Parameters
+    ----------
+    embeddings : array-like of shape (n_assets, d)
+        One text embedding per asset.
+
+    Returns
+    -------
+    ndarray of shape (n_assets, n_assets)
+        Symmetric, ones on the diagonal.
     """
     emb = finite_array(embeddings, "embeddings", 2)
     centred = emb - emb.mean(axis=0)
@@ -106,7 +116,19 @@ class TargetShrinkage(BaseEstimator):
         self.shrinkage = shrinkage
 
     def fit(self, X, y=None):
-        """Estimate the shrunk covariance of the columns of ``X`` (observations x assets)."""
+        """Estimate the shrunk covariance of the columns of ``X`` (observations x assets).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_observations, n_assets)
+            Returns.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : TargetShrinkage
+        """
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2, ensure_min_features=2)
         t, n = X.shape
         if self.target not in TARGETS:

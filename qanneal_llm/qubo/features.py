@@ -60,6 +60,19 @@ def informative_columns(X, rtol: float = RTOL) -> np.ndarray:
     standard deviation (a column living at a scale ~1e-6 below the others, such as MiniLM's
     ~1e-8 dimension). Rescale features first if their units truly differ by a factor of 1e6.
 
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The features.
+    rtol : float, default=RTOL
+        Relative spread below which a column is degenerate.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_features,)
+
+    Examples
+    --------
     >>> informative_columns([[1.0, 5.0, 1e-8], [2.0, 5.0, 3e-8]]).tolist()
     [True, False, False]
     """
@@ -71,7 +84,18 @@ def informative_columns(X, rtol: float = RTOL) -> np.ndarray:
 
 
 def standardize(X: np.ndarray) -> np.ndarray:
-    """Centre and scale columns; degenerate columns (:func:`informative_columns`) become zeros."""
+    """Centre and scale columns; degenerate columns (:func:`informative_columns`) become zeros.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The features.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features)
+        Zero mean, unit variance; zeros in degenerate columns.
+    """
     X = np.asarray(X, dtype=np.float64)
     centred = X - X.mean(axis=0)
     std = centred.std(axis=0)
@@ -81,7 +105,19 @@ def standardize(X: np.ndarray) -> np.ndarray:
 
 def quantile_bins(X: np.ndarray, n_bins: int) -> np.ndarray:
     """Equal-frequency bin codes ``0..n_bins-1`` per column; equal values share a bin, so a
-    constant column is a single bin."""
+    constant column is a single bin.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The features.
+    n_bins : int
+        Bins per column.
+
+    Returns
+    -------
+    ndarray of int, shape (n_samples, n_features)
+    """
     edges = np.quantile(X, np.linspace(0, 1, n_bins + 1)[1:-1], axis=0)
     codes = np.empty(X.shape, dtype=np.int64)
     for col in range(X.shape[1]):
@@ -119,6 +155,22 @@ def relevance_redundancy(X, y, method: str = "correlation", n_bins: int = 8):
     A 2-D ``y`` of shape (n, t), such as a multi-label indicator matrix, is scored one column
     at a time and the relevance (and the conditional-MI pair bonus) averaged over the ``t``
     columns, so every label counts alike however rare it is; redundancy does not involve ``y``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, d)
+        The features.
+    y : array-like of shape (n_samples,) or (n_samples, t)
+        The target(s).
+    method : {"correlation", "mutual_info", "conditional_mi"}, default="correlation"
+        How relevance and redundancy are measured.
+    n_bins : int, default=8
+        Quantile bins for the information measures.
+
+    Returns
+    -------
+    relevance : ndarray of shape (d,)
+    pair : ndarray of shape (d, d)
     """
     X = finite_array(X, "X", 2)
     Y = finite_array(y, "y", 2 if np.ndim(y) == 2 else 1)
@@ -200,6 +252,30 @@ def feature_model(
 ) -> SubsetModel:
     """Select k columns of ``X`` for predicting ``y``.
 
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, d)
+        The candidate features.
+    y : array-like of shape (n_samples,) or (n_samples, t)
+        The target(s).
+    k : int
+        How many features to keep.
+    method : {"correlation", "mutual_info", "conditional_mi"}, default="correlation"
+        See :func:`relevance_redundancy`.
+    redundancy : float, default=1.0
+        Weight of the redundancy penalty against relevance.
+    n_bins : int, default=8
+        Quantile bins for the information measures.
+    feature_names : sequence, optional
+        Ids of the features.
+
+    Returns
+    -------
+    SubsetModel
+        Degenerate columns are forced out.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 5)); X[:, 1] = X[:, 0] + 0.01 * rng.normal(size=200)
@@ -242,6 +318,25 @@ def collaborative_feature_model(
     relevance is the correlation of ``z_f z_f^T`` with ``C`` and redundancy the correlation of
     two features' similarity matrices, so the QUBO keeps features that explain the
     collaborative similarity without explaining the same part twice.
+
+    Parameters
+    ----------
+    item_features : array-like of shape (n_items, d)
+        Content features of the items (e.g. text-embedding dimensions).
+    collaborative_similarity : {array-like, sparse matrix} of shape (n_items, n_items)
+        Item-item similarity from interactions.
+    k : int
+        How many features to keep.
+    redundancy : float, default=1.0
+        Weight of the redundancy penalty.
+    score : {"agreement", "least_squares"}, default="agreement"
+        How relevance and redundancy are measured (see above).
+    feature_names : sequence, optional
+        Ids of the features.
+
+    Returns
+    -------
+    SubsetModel
     """
     F = finite_array(item_features, "item_features", 2)
     n_items = F.shape[0]
@@ -298,6 +393,18 @@ def similarity_fit_terms(Z: np.ndarray, C) -> tuple[np.ndarray, np.ndarray]:
     ``b_f = sum_{i != j} C_ij z_if z_jf`` and ``G_fg = (z_f . z_g)^2 - sum_i z_if^2 z_ig^2``, so
     the weights minimising ``sum_{i != j} (C_ij - sum_f w_f z_if z_jf)^2`` solve ``G w = b``.
     ``C`` may be dense or sparse (e.g. each item's top neighbours only).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_items, d)
+        Standardised features.
+    C : {array-like, sparse matrix} of shape (n_items, n_items)
+        The similarity to fit.
+
+    Returns
+    -------
+    b : ndarray of shape (d,)
+    G : ndarray of shape (d, d)
     """
     Z = np.asarray(Z, dtype=np.float64)
     diag = np.asarray(C.diagonal()).ravel()
@@ -312,6 +419,20 @@ def similarity_weights(Z: np.ndarray, C, ridge: float = 1e-3) -> np.ndarray:
 
     ``ridge`` is relative to the mean diagonal of ``G`` and keeps near-duplicate features from
     trading huge opposite weights.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_items, d)
+        Standardised features.
+    C : {array-like, sparse matrix} of shape (n_items, n_items)
+        The similarity to fit.
+    ridge : float, default=1e-3
+        Relative ridge on ``G``'s diagonal.
+
+    Returns
+    -------
+    ndarray of shape (d,)
+        Non-negative weights.
     """
     from scipy.optimize import nnls
 

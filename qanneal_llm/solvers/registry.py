@@ -40,12 +40,25 @@ _BACKENDS: dict[str, Callable[[], Backend]] = {}
 
 
 def register_backend(name: str, factory: Callable[[], Backend]) -> None:
-    """Make ``solve(model, solver=name)`` use ``factory()``, a :class:`Backend`."""
+    """Make ``solve(model, solver=name)`` use ``factory()``, a :class:`Backend`.
+
+    Parameters
+    ----------
+    name : str
+        The solver name users pass to :func:`solve`.
+    factory : callable
+        Returns a fresh :class:`Backend`; called once per solve.
+    """
     _BACKENDS[name] = factory
 
 
 def available_backends() -> list[str]:
-    """The registered solver names."""
+    """The registered solver names.
+
+    Returns
+    -------
+    list of str
+    """
     return sorted(_BACKENDS)
 
 
@@ -55,6 +68,22 @@ def get_backend(solver) -> Backend:
     Samplers are adapted by what they are: ours (:class:`SwapAnnealingSampler`) and Leap's
     ``LeapHybridCQMSampler`` get the constrained model (CQM), any other ``dimod.Sampler`` the
     penalty BQM.
+
+    Parameters
+    ----------
+    solver : str, Backend or dimod.Sampler
+        What the caller passed as ``solver``.
+
+    Returns
+    -------
+    Backend
+
+    Raises
+    ------
+    UnknownSolverError
+        If ``solver`` is a name no backend is registered under (a ``ValueError``).
+    TypeError
+        If ``solver`` is not something a backend can be made of.
     """
     if isinstance(solver, str):
         if solver not in _BACKENDS:
@@ -99,6 +128,21 @@ def preflight(
     ``polish`` are accepted so that the arguments of a later :func:`solve` can be passed as
     they are.
 
+    Parameters
+    ----------
+    solver : str, Backend or dimod.Sampler
+        As in :func:`solve`.
+    n, k : int, optional
+        The problem size, for the size checks of ``exact`` and the QPU.
+    seed : int, optional
+        Accepted and ignored.
+    polish : bool, default=True
+        Accepted and ignored.
+    **options
+        Backend options to check against its declared ``parameters``.
+
+    Examples
+    --------
     >>> preflight("anneal", n=100, k=10, num_sweeps=100)
     >>> preflight("neal", num_sweepz=10)
     Traceback (most recent call last):
@@ -136,7 +180,12 @@ for _backend in (
 
 def new_seed() -> int:
     """A fresh seed, for calls that were given none (and report it). Seeds stay below 2**31
-    because some backends (dwave-samplers' tabu, the mock QPU) take only 32-bit seeds."""
+    because some backends (dwave-samplers' tabu, the mock QPU) take only 32-bit seeds.
+
+    Returns
+    -------
+    int
+    """
     return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
 
 
@@ -163,6 +212,26 @@ def solve(
     backend does alone. It is skipped when the backend already ends in such a local optimum
     (``anneal`` with its ``local_search`` on).
 
+    Parameters
+    ----------
+    model : SubsetModel
+        The problem.
+    solver : str, Backend or dimod.Sampler, default="anneal"
+        Which backend solves it.
+    seed : int, optional
+        Seeds every random step; drawn and recorded in the result when omitted.
+    polish : bool, default=True
+        Run steepest-descent swaps on the backend's best.
+    **options
+        Backend options (its declared ``parameters``).
+
+    Returns
+    -------
+    SelectionResult
+        Feasible, with the solver, seed, timings and whether it was repaired or polished.
+
+    Examples
+    --------
     >>> from qanneal_llm.qubo import subset_model
     >>> model = subset_model([-1.0, -2.0, -3.0], [[0, 0, 0], [0, 0, 4], [0, 4, 0]], k=2)
     >>> result = solve(model, "exact")
@@ -213,6 +282,28 @@ def solve_many(
     called one problem at a time. ``polish`` is as in :func:`solve`. ``executor="ray"`` (or a
     :class:`qanneal_llm.distributed.RayExecutor`) solves chunks of ``models`` on a Ray cluster
     instead, with the same seeds and the same results.
+
+    Parameters
+    ----------
+    models : sequence of SubsetModel
+        The problems.
+    solver : str, Backend or dimod.Sampler, default="anneal"
+        As in :func:`solve`.
+    seed : int, optional
+        Seeds the whole batch (see :func:`seed_stream`).
+    n_jobs : int, optional
+        Threads for batch-capable backends; all cores by default.
+    polish : bool, default=True
+        As in :func:`solve`.
+    executor : {None, "ray"} or RayExecutor, optional
+        Where to run the batch.
+    **options
+        Backend options.
+
+    Returns
+    -------
+    list of SelectionResult
+        One per model, in order.
     """
     if isinstance(models, SubsetModel):
         raise TypeError("solve_many needs a sequence of SubsetModels; for one model use solve")
@@ -239,7 +330,21 @@ def solve_batch(
     **options,
 ) -> list[SelectionResult]:
     """:func:`solve_many` with one given seed per model (what each worker of a distributed
-    batch runs on its chunk)."""
+    batch runs on its chunk).
+
+    Parameters
+    ----------
+    models : sequence of SubsetModel
+        The problems.
+    seeds : sequence of int
+        One seed per model.
+    solver, n_jobs, polish, **options
+        As in :func:`solve_many`.
+
+    Returns
+    -------
+    list of SelectionResult
+    """
     _require_models(models, "solve_many")
     backend = get_backend(solver)
     check_options(backend.name, backend.parameters, options)
@@ -283,7 +388,20 @@ def solve_batch(
 
 def seed_stream(seed: int, count: int) -> np.ndarray:
     """One seed per problem, derived from ``seed``: a batch is reproducible as a whole, and
-    problem ``i`` always gets the same seed whatever the batch around it."""
+    problem ``i`` always gets the same seed whatever the batch around it.
+
+    Parameters
+    ----------
+    seed : int
+        The batch's seed.
+    count : int
+        How many seeds.
+
+    Returns
+    -------
+    ndarray of uint32, shape (count,)
+        Each below ``2**31``.
+    """
     return np.random.SeedSequence(seed).generate_state(count) >> 1
 
 

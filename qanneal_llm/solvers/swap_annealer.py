@@ -59,7 +59,23 @@ def plan_anneal(
     tabu_stall: int | None = 100,
     initial_states: np.ndarray | None = None,
 ) -> AnnealPlan:
-    """Check the options of :func:`swap_anneal` and draw its per-read seeds from ``seed``."""
+    """Check the options of :func:`swap_anneal` and draw its per-read seeds from ``seed``.
+
+    Parameters
+    ----------
+    model : SubsetModel
+        The problem (no forced candidates: solve the :meth:`~SubsetModel.reduced` model).
+    num_reads, agree, num_sweeps, beta_range, local_search, tabu_iterations, tabu_stall
+        As in :func:`swap_anneal`.
+    seed : int, optional
+        The only source of randomness.
+    initial_states : ndarray of shape (num_reads, n), optional
+        One feasible start per read (e.g. a previous answer), instead of random ones.
+
+    Returns
+    -------
+    AnnealPlan
+    """
     model._require_no_forced("swap_anneal")
     if num_reads < 1 or num_sweeps < 0 or agree < 0:
         raise ValueError(
@@ -98,7 +114,21 @@ def plan_anneal(
 
 
 def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Run one plan: ``(states, objectives, info)``. Releases the GIL while it anneals."""
+    """Run one plan: ``(states, objectives, info)``. Releases the GIL while it anneals.
+
+    Parameters
+    ----------
+    plan : AnnealPlan
+        From :func:`plan_anneal`.
+
+    Returns
+    -------
+    states : ndarray of int8, shape (reads, n)
+    objectives : ndarray of float64, shape (reads,)
+    info : dict
+        Reads run and allowed, the sweep and tabu settings, the temperature range used and
+        ``anneal_seconds``.
+    """
     h, J, G, lo, hi = plan.arrays
     start = time.perf_counter()
     states, energies, hot, cold = _kernels.anneal_reads(
@@ -143,6 +173,21 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
     ``num_reads`` (default 16): easy problems cost three reads, rugged ones get more.
     Annealing finds the region, tabu search closes the last fraction of a percent
     (benchmarks/solvers.py).
+
+    Parameters
+    ----------
+    model : SubsetModel
+        The problem.
+    **options
+        ``num_reads``, ``agree``, ``num_sweeps``, ``beta_range``, ``seed``, ``local_search``,
+        ``tabu_iterations``, ``tabu_stall``, ``initial_states`` (see :func:`plan_anneal`).
+
+    Returns
+    -------
+    states : ndarray of int8, shape (reads, n)
+        Every read's final state, all feasible.
+    objectives : ndarray of float64, shape (reads,)
+    info : dict
     """
     return run_plan(plan_anneal(model, **options))
 
@@ -152,6 +197,18 @@ def run_plans(plans, n_jobs: int | None = None):
 
     ``plans`` may be a generator: plans are submitted as they are drawn up, so the Python work
     of preparing the next problems overlaps the compiled work of solving earlier ones.
+
+    Parameters
+    ----------
+    plans : iterable of AnnealPlan
+        From :func:`plan_anneal`.
+    n_jobs : int, optional
+        Threads; all cores by default.
+
+    Yields
+    ------
+    tuple
+        :func:`run_plan`'s ``(states, objectives, info)`` per plan, in input order.
     """
     n_jobs = n_jobs or os.cpu_count() or 1
     if n_jobs <= 1:
@@ -201,7 +258,23 @@ class SwapAnnealingSampler:
     def sample_cqm(
         self, cqm: dimod.ConstrainedQuadraticModel, *, seed: int | None = None, **options
     ) -> dimod.SampleSet:
-        """Sample a selection CQM; ``options`` are those in :attr:`parameters`."""
+        """Sample a selection CQM; ``options`` are those in :attr:`parameters`.
+
+        Parameters
+        ----------
+        cqm : dimod.ConstrainedQuadraticModel
+            A selection CQM: binary variables, one cardinality equality, optional group bounds
+            (what :meth:`SubsetModel.to_cqm` writes).
+        seed : int, optional
+            The only source of randomness.
+        **options
+            See :attr:`parameters`.
+
+        Returns
+        -------
+        dimod.SampleSet
+            One row per read, with ``is_feasible``.
+        """
         check_options(type(self).__name__, self.parameters, options)
         model, labels = model_from_cqm(cqm)
         start = time.perf_counter()
@@ -211,7 +284,24 @@ class SwapAnnealingSampler:
 
 
 def model_from_cqm(cqm: dimod.ConstrainedQuadraticModel) -> tuple[SubsetModel, list]:
-    """Read a selection CQM back into a :class:`SubsetModel` (and its variable order)."""
+    """Read a selection CQM back into a :class:`SubsetModel` (and its variable order).
+
+    Parameters
+    ----------
+    cqm : dimod.ConstrainedQuadraticModel
+        A selection CQM.
+
+    Returns
+    -------
+    model : SubsetModel
+    variables : list
+        The CQM's variables in the model's candidate order.
+
+    Raises
+    ------
+    ValueError
+        If the CQM is not a selection problem (non-binary variables, other constraints).
+    """
     labels = list(cqm.variables)
     if any(cqm.vartype(v) is not dimod.BINARY for v in labels):
         raise ValueError("SwapAnnealingSampler needs binary variables only")
