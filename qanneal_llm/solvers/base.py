@@ -64,9 +64,36 @@ class Backend(Protocol):
     parameters: Mapping[str, list]
     sample_many: Callable[..., Iterable[Samples]] | None
 
-    def sample(self, model: SubsetModel, *, seed: int, **options) -> Samples: ...
+    def sample(self, model: SubsetModel, *, seed: int, **options) -> Samples:
+        """Propose selections for ``model``.
 
-    def check(self, *, n: int | None, k: int | None, options: Mapping) -> None: ...
+        Parameters
+        ----------
+        model : SubsetModel
+            The reduced model (no forced candidates).
+        seed : int
+            The only source of randomness; equal seeds give equal samples.
+        **options
+            Only names in ``parameters``.
+
+        Returns
+        -------
+        Samples
+            Candidate states (feasible or not: :func:`solve` checks and repairs) and info.
+        """
+        ...
+
+    def check(self, *, n: int | None, k: int | None, options: Mapping) -> None:
+        """Raise a :class:`SolverError` for a call that cannot run, before any work.
+
+        Parameters
+        ----------
+        n, k : int or None
+            Candidates and how many to choose, when known.
+        options : mapping
+            The options the call would pass to :meth:`sample`.
+        """
+        ...
 
 
 class BackendBase:
@@ -80,13 +107,30 @@ class BackendBase:
         """Nothing to refuse up front."""
 
     def sample(self, model: SubsetModel, *, seed: int, **options) -> Samples:
+        """See :meth:`Backend.sample`; subclasses implement it."""
         raise NotImplementedError
 
 
 def check_options(name: str, parameters: Mapping, options: Mapping) -> None:
-    """Refuse options that solver ``name`` does not declare in ``parameters``, naming the ones
-    it does (where dimod's ``remove_unknown_kwargs`` warns and drops them: a typo should not
-    silently run with defaults)."""
+    """Refuse options that solver ``name`` does not declare in ``parameters``.
+
+    Where dimod's ``remove_unknown_kwargs`` warns and drops them, we refuse and name the valid
+    ones: a typo should not silently run with defaults.
+
+    Parameters
+    ----------
+    name : str
+        The solver, for the message.
+    parameters : mapping
+        Its declared options.
+    options : mapping
+        The options given.
+
+    Raises
+    ------
+    UnknownOptionError
+        Naming the unknown options and the valid ones.
+    """
     unknown = sorted(set(options) - set(parameters))
     if unknown:
         valid = ", ".join(sorted(parameters)) or "none"
@@ -97,7 +141,19 @@ def check_options(name: str, parameters: Mapping, options: Mapping) -> None:
 
 
 def states_from_sampleset(sampleset: dimod.SampleSet, n: int) -> np.ndarray:
-    """The candidate bits ``0..n-1`` of every sample (slack bits dropped), as int8 rows."""
+    """The candidate bits ``0..n-1`` of every sample (slack bits dropped), as int8 rows.
+
+    Parameters
+    ----------
+    sampleset : dimod.SampleSet
+        A sampler's answer to :meth:`SubsetModel.to_bqm`'s model.
+    n : int
+        Number of candidates.
+
+    Returns
+    -------
+    ndarray of int8, shape (num_samples, n)
+    """
     if not len(sampleset):
         raise RuntimeError("the backend returned an empty sample set")
     columns = [sampleset.variables.index(i) for i in range(n)]
@@ -116,20 +172,25 @@ class BQMBackend(BackendBase):
     name = "bqm"
 
     def sampler(self) -> dimod.Sampler:
+        """The dimod sampler to call; subclasses implement it."""
         raise NotImplementedError
 
     @property
     def parameters(self) -> dict[str, list]:
+        """The sampler's own parameters (less ``seed``) plus ``penalty``."""
         names = set(self.sampler().parameters) - {"seed"}
         return {name: [] for name in sorted(names | {"penalty"})}
 
     def sample_options(self, bqm: dimod.BinaryQuadraticModel, options: dict) -> dict:
+        """The options the sampler is called with (default: as given)."""
         return options
 
     def extra_info(self, sampleset: dimod.SampleSet, options: dict) -> dict:
+        """What else to report about a call (default: nothing)."""
         return {}
 
     def sample(self, model: SubsetModel, *, seed: int, penalty: float | None = None, **options):
+        """See :meth:`Backend.sample`; ``penalty`` overrides the calibrated penalty weight."""
         bqm = model.to_bqm(penalty)
         sampler = self.sampler()
         if "seed" in sampler.parameters:

@@ -46,7 +46,22 @@ ADVANTAGE_SHAPE = ("pegasus", (16,))
 
 
 def leap_token(token: str | None = None) -> str:
-    """The Leap token from the argument, ``DWAVE_API_TOKEN`` or the Ocean config file."""
+    """The Leap token from the argument, ``DWAVE_API_TOKEN`` or the Ocean config file.
+
+    Parameters
+    ----------
+    token : str, optional
+        An explicit token, used as given.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    MissingTokenError
+        Saying to set ``DWAVE_API_TOKEN`` or run ``dwave setup``.
+    """
     if token:
         return token
     if os.environ.get("DWAVE_API_TOKEN"):
@@ -68,7 +83,19 @@ def leap_token(token: str | None = None) -> str:
 
 @functools.lru_cache(maxsize=8)
 def topology_graph(topology_type: str, shape: tuple):
-    """The perfect-yield graph of a QPU topology (e.g. ``("pegasus", (16,))``)."""
+    """The perfect-yield graph of a QPU topology (e.g. ``("pegasus", (16,))``).
+
+    Parameters
+    ----------
+    topology_type : {"pegasus", "zephyr", "chimera"}
+        The topology family.
+    shape : tuple of int
+        Its ``topology_shape``.
+
+    Returns
+    -------
+    networkx.Graph
+    """
     import dwave.graphs as dnx
 
     make = {"pegasus": dnx.pegasus_graph, "zephyr": dnx.zephyr_graph, "chimera": dnx.chimera_graph}
@@ -79,7 +106,17 @@ def topology_graph(topology_type: str, shape: tuple):
 
 def largest_clique_size(graph) -> int:
     """How many dense variables fit on ``graph`` (busclique's largest clique; cached on disk by
-    minorminer per graph)."""
+    minorminer per graph).
+
+    Parameters
+    ----------
+    graph : networkx.Graph
+        A QPU working graph.
+
+    Returns
+    -------
+    int
+    """
     from minorminer.busclique import busgraph_cache
 
     return len(busgraph_cache(graph).largest_clique())
@@ -87,7 +124,19 @@ def largest_clique_size(graph) -> int:
 
 @functools.lru_cache(maxsize=8)
 def topology_clique_size(topology_type: str, shape: tuple) -> int:
-    """:func:`largest_clique_size` of a topology at full yield."""
+    """:func:`largest_clique_size` of a topology at full yield.
+
+    Parameters
+    ----------
+    topology_type : str
+        As in :func:`topology_graph`.
+    shape : tuple of int
+        As in :func:`topology_graph`.
+
+    Returns
+    -------
+    int
+    """
     return largest_clique_size(topology_graph(topology_type, shape))
 
 
@@ -96,7 +145,22 @@ _LARGEST: dict = {}  # graph key -> largest clique size
 
 
 def clique_embedding(graph, key, n: int) -> dict:
-    """A clique embedding of variables ``0..n-1`` on ``graph``, found once per (``key``, n)."""
+    """A clique embedding of variables ``0..n-1`` on ``graph``, found once per (``key``, n).
+
+    Parameters
+    ----------
+    graph : networkx.Graph
+        A QPU working graph.
+    key : hashable
+        Names ``graph`` in the cache.
+    n : int
+        Variables to embed.
+
+    Returns
+    -------
+    dict
+        Variable -> chain of qubits.
+    """
     if (key, n) not in _EMBEDDINGS:
         from minorminer.busclique import find_clique_embedding
 
@@ -105,6 +169,22 @@ def clique_embedding(graph, key, n: int) -> dict:
 
 
 def too_large(n: int, largest: int, where: str) -> ProblemTooLargeError:
+    """The error for ``n`` dense variables on a QPU whose largest clique holds ``largest``.
+
+    Parameters
+    ----------
+    n : int
+        Variables of the problem.
+    largest : int
+        Largest clique embedding of the graph.
+    where : str
+        The graph, for the message.
+
+    Returns
+    -------
+    ProblemTooLargeError
+        Naming the three ways out (a window, fewer candidates, the hybrid solver).
+    """
     return ProblemTooLargeError(
         f"a dense problem of {n} variables does not fit {where}: the largest clique embedding"
         f" holds {largest} variables; pass window=<at most {largest}> to let the QPU solve"

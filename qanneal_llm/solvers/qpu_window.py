@@ -29,7 +29,19 @@ from qanneal_llm.solvers.swap_annealer import swap_anneal
 
 
 def energy_impact(model: SubsetModel, x: np.ndarray) -> np.ndarray:
-    """What flipping each variable alone would gain (positive: the objective would fall)."""
+    """What flipping each variable alone would gain (positive: the objective would fall).
+
+    Parameters
+    ----------
+    model : SubsetModel
+        The problem.
+    x : ndarray of 0/1, shape (n,)
+        The current selection.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
     field = model.linear + model.quadratic @ x
     return np.where(x == 1, field, -field)
 
@@ -38,7 +50,24 @@ def choose_window(
     model: SubsetModel, x: np.ndarray, size: int, avoid: np.ndarray | None = None
 ) -> np.ndarray:
     """``size`` variables of highest energy impact: up to half of them chosen ones, the rest
-    unchosen; unchosen variables in ``avoid`` (the last window that did not help) come last."""
+    unchosen; unchosen variables in ``avoid`` (the last window that did not help) come last.
+
+    Parameters
+    ----------
+    model : SubsetModel
+        The problem.
+    x : ndarray of 0/1, shape (n,)
+        The current selection.
+    size : int
+        Window size (what fits the QPU).
+    avoid : ndarray of int, optional
+        The last window that did not help.
+
+    Returns
+    -------
+    ndarray of int, shape (size,)
+        Variable positions.
+    """
     impact = energy_impact(model, x.astype(np.float64))
     chosen, unchosen = np.flatnonzero(x == 1), np.flatnonzero(x == 0)
     n_in = min(len(chosen), max(size // 2, size - len(unchosen)))
@@ -52,7 +81,22 @@ def choose_window(
 
 
 def window_model(model: SubsetModel, x: np.ndarray, window: np.ndarray) -> SubsetModel:
-    """The problem over ``window`` with every other variable fixed at its value in ``x``."""
+    """The problem over ``window`` with every other variable fixed at its value in ``x``.
+
+    Parameters
+    ----------
+    model : SubsetModel
+        The problem.
+    x : ndarray of 0/1, shape (n,)
+        The current selection; fixes every variable outside ``window``.
+    window : ndarray of int
+        The free variables.
+
+    Returns
+    -------
+    SubsetModel
+        Choosing as many of ``window`` as ``x`` does.
+    """
     inside = np.zeros(model.n, dtype=bool)
     inside[window] = True
     fixed = dataclasses.replace(model, forced_in=(x == 1) & ~inside, forced_out=(x == 0) & ~inside)
@@ -87,6 +131,27 @@ def window_search(
     from ``start`` (a feasible 0/1 vector) or else from the swap annealer's answer. Returns
     the final selection as :class:`Samples` whose ``info`` sums the QPU's access time over
     every call.
+
+    Parameters
+    ----------
+    model : SubsetModel
+        The problem.
+    sample_window : callable
+        ``sample_window(sub, seed) -> Samples`` for a window problem.
+    size : int
+        Window size.
+    seed : int
+        The only source of randomness.
+    rounds : int, default=8
+        Windows tried at most.
+    patience : int, default=3
+        Stop after this many windows without improvement.
+    start : ndarray of 0/1, shape (n,), optional
+        A feasible start; the swap annealer's answer when omitted.
+
+    Returns
+    -------
+    Samples
     """
     rng = np.random.default_rng(seed)
     if start is None:
