@@ -53,13 +53,22 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(self.prog, f"{message} (see {self.prog} --help)")
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+class _Version(argparse.Action):
+    """``--version``, read from the installed metadata only when asked (importlib.metadata
+    costs a fifth of a second, which --help should not pay)."""
 
-    try:
-        return f"qanneal-llm {version('qanneal-llm')}"
-    except PackageNotFoundError:
-        return "qanneal-llm (not installed as a package)"
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = f"qanneal-llm {version('qanneal-llm')}"
+        except PackageNotFoundError:
+            text = "qanneal-llm (not installed as a package)"
+        print(text)
+        parser.exit()
 
 
 def _common_flags() -> argparse.ArgumentParser:
@@ -82,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="LLM embeddings + QUBO selection (neal, Leap) for recommenders and portfolios.",
         epilog=EPILOG,
     )
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common_flags()
     for name, (module_name, help_text) in SUBCOMMANDS.items():
