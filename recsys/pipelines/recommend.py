@@ -310,7 +310,8 @@ def run(
     """
     progress = Progress("recommend", config.show_progress)
     stage = progress.stage
-    encoder, head = preflight(config, encoder, item_vectors)
+    with stage("checks", "the encoder's width against --n-features, the solvers, --head"):
+        encoder, head = preflight(config, encoder, item_vectors)
     with staged_output(config.output, "recommend", ARTEFACTS) as folder:
         started = time.perf_counter()
         with stage("load", f"{config.dataset} ratings, per-user 8:1:1 split"):
