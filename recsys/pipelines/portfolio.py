@@ -33,8 +33,6 @@ The config and its flags live in :mod:`recsys.pipelines.portfolio_config`, the r
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
 from dataclasses import dataclass, field
 
@@ -70,7 +68,8 @@ class BacktestResult:
     ``scores`` holds the score the selection used for every asset at every rebalance, per head
     (``qubo_no_text``, and ``qubo_text`` when embeddings were given): the ensemble's mean
     z-score. ``member_scores`` keeps each member's raw scores (head -> one frame per member;
-    empty when the scores were given to :func:`run_backtest`); it is not in the JSON report.
+    empty when the scores were given to :func:`run_backtest`); it is not in the JSON report
+    (:func:`recsys.pipelines.portfolio_report.report_dict`).
     """
 
     config: BacktestConfig
@@ -83,32 +82,6 @@ class BacktestResult:
     timings: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)
     member_scores: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        """JSON-ready report: config, metrics table, solver and scorer provenance, holdings."""
-        holdings = {
-            name: {
-                f"{d:%Y-%m-%d}": [a for a, v in row.items() if v > 0] for d, row in frame.iterrows()
-            }
-            for name, frame in self.weights.items()
-            if name.startswith("qubo_") or name.startswith("momentum")
-        }
-        table = self.table.reset_index().rename(columns={"index": "strategy"})
-        return {
-            "config": dataclasses.asdict(self.config),
-            "data": self.data,
-            "metrics_conventions": (
-                "daily net-of-cost returns, 252 periods per year, risk-free 0; cvar_95 is the"
-                " daily historical CVaR; turnover is one-way per rebalance (drift-adjusted),"
-                " averaged over rebalances after the first; costs charged on |trade| at every"
-                " rebalance including the first"
-            ),
-            "table": json.loads(table.to_json(orient="records")),
-            "solver_summary": self.solver_summary,
-            "scorer": self.scorer,
-            "holdings": holdings,
-            "timings": self.timings,
-        }
 
 
 def _skfolio_weights(window: pd.DataFrame, objective: str, risk_aversion: float) -> np.ndarray:

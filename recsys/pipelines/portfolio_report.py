@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["format_table", "write_report"]
+__all__ = ["format_table", "report_dict", "write_report"]
 
 TABLE_COLUMNS = [
     "annualised_return",
@@ -21,6 +22,31 @@ TABLE_COLUMNS = [
 ]
 
 
+def report_dict(result) -> dict:
+    """JSON-ready report: config, metrics table, solver and scorer provenance, holdings."""
+    holdings = {
+        name: {f"{d:%Y-%m-%d}": [a for a, v in row.items() if v > 0] for d, row in frame.iterrows()}
+        for name, frame in result.weights.items()
+        if name.startswith("qubo_") or name.startswith("momentum")
+    }
+    table = result.table.reset_index().rename(columns={"index": "strategy"})
+    return {
+        "config": dataclasses.asdict(result.config),
+        "data": result.data,
+        "metrics_conventions": (
+            "daily net-of-cost returns, 252 periods per year, risk-free 0; cvar_95 is the"
+            " daily historical CVaR; turnover is one-way per rebalance (drift-adjusted),"
+            " averaged over rebalances after the first; costs charged on |trade| at every"
+            " rebalance including the first"
+        ),
+        "table": json.loads(table.to_json(orient="records")),
+        "solver_summary": result.solver_summary,
+        "scorer": result.scorer,
+        "holdings": holdings,
+        "timings": result.timings,
+    }
+
+
 def write_report(result, out_dir, *, plots: bool = True) -> dict[str, str]:
     """Write ``portfolio.json`` and, with ``plots``, the equity, drawdown and holdings PNGs
     into ``out_dir``; returns ``{what: path}``."""
@@ -28,7 +54,7 @@ def write_report(result, out_dir, *, plots: bool = True) -> dict[str, str]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"report": str(out / "portfolio.json")}
     tmp = out / "portfolio.json.tmp"
-    tmp.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=True))
+    tmp.write_text(json.dumps(report_dict(result), indent=2, allow_nan=True))
     tmp.replace(out / "portfolio.json")
     if plots:
         paths.update(_plots(result, out))
