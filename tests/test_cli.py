@@ -64,6 +64,7 @@ CATALOGUE = [
     ("pf-bad-date", "portfolio --start notadate", ["--start 'notadate' is not a date"]),
     ("pf-dates-swapped", "portfolio --start 2020-01-01 --end 2010-01-01", ["is after --end"]),
     ("pf-k-zero", "portfolio --k 0", ["argument --k", "at least 1"]),
+    ("pf-risk-aversion-negative", "portfolio --risk-aversion -1", ["--risk-aversion", ">= 0"]),
     ("pf-k-too-many", "portfolio --no-text --prices-csv {csv} --k 9", ["--k 9", "7 assets"]),
     ("pf-unknown-solver", "portfolio --solver anneall", ["--solver anneall"]),
     ("pf-missing-token", "portfolio --solver leap-hybrid", ["DWAVE_API_TOKEN"]),

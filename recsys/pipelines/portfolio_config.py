@@ -63,17 +63,15 @@ class BacktestConfig:
     seed: int = 0
     solver_options: dict = field(default_factory=dict)
 
-    def validate(self, n_assets: int, sectors: dict[str, str] | None = None) -> None:
-        """Raise ``ValueError`` naming the flag to fix for any value the backtest cannot use.
-
-        ``sectors`` (asset -> sector) lets ``max_per_sector`` be checked for feasibility.
-        """
-        if not 1 <= self.k <= n_assets:
-            raise ValueError(f"k = {self.k} must be between 1 and the {n_assets} assets")
+    def validate_values(self) -> None:
+        """The checks that need no data: every number in range, the dates, the weightings."""
         for name in ("risk_aversion", "semantic_penalty", "return_scale", "cost_bps"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+                raise ValueError(
+                    f"{name} (--{name.replace('_', '-')}) must be a finite number >= 0,"
+                    f" got {value!r}"
+                )
         bad = [w for w in self.weightings if w not in WEIGHTINGS]
         if bad or not self.weightings:
             raise ValueError(f"weightings must be 'equal' and/or 'min_variance', got {bad}")
@@ -82,10 +80,19 @@ class BacktestConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         self.validate_dates()
+        if self.max_per_sector is not None and self.max_per_sector < 1:
+            raise ValueError(f"max_per_sector must be at least 1, got {self.max_per_sector}")
+
+    def validate(self, n_assets: int, sectors: dict[str, str] | None = None) -> None:
+        """Raise ``ValueError`` naming the flag to fix for any value the backtest cannot use.
+
+        ``sectors`` (asset -> sector) lets ``max_per_sector`` be checked for feasibility.
+        """
+        if not 1 <= self.k <= n_assets:
+            raise ValueError(f"k = {self.k} must be between 1 and the {n_assets} assets")
+        self.validate_values()
         if self.max_per_sector is None:
             return
-        if self.max_per_sector < 1:
-            raise ValueError(f"max_per_sector must be at least 1, got {self.max_per_sector}")
         if sectors is None:
             raise ValueError("max_per_sector needs each asset's sector; pass sectors=")
         n_sectors = len(set(sectors.values()))

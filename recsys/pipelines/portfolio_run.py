@@ -40,7 +40,7 @@ def check_inputs(args: argparse.Namespace, config: BacktestConfig) -> None:
     for flag in ("prices_csv", "descriptions"):
         if getattr(args, flag) is not None:
             _readable_file(f"--{flag.replace('_', '-')}", getattr(args, flag))
-    config.validate_dates()
+    config.validate_values()
     check_solver("--solver", config.solver, **config.solver_options)
 
 

@@ -87,7 +87,10 @@ class RecommendConfig:
         for name in ("max_users", "max_items"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 2):
-                raise ValueError(f"{name} must be an integer >= 2 or None, got {value!r}")
+                raise ValueError(
+                    f"{name} (--{name.replace('_', '-')}) must be an integer >= 2 or None,"
+                    f" got {value!r}"
+                )
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
