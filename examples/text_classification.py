@@ -46,6 +46,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from qanneal_llm.embeddings import TextEncoder
 from qanneal_llm.estimators import QUBOFeatureSelector
+from recsys.datasets import DatasetUnavailableError
 
 DATASETS = ("movielens", "bbc")
 HEADS = ("logreg", "mlp")
@@ -311,9 +312,14 @@ def main(argv=None) -> None:
     parser.add_argument("--head", choices=(*HEADS, "both"), default="both")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if not all(1 <= k <= 384 for k in args.k):
+        parser.error(f"--k values must be in 1..384 (MiniLM has 384 dimensions), got {args.k}")
 
     for name in DATASETS if args.data == "both" else (args.data,):
-        data = load(name)
+        try:
+            data = load(name)
+        except DatasetUnavailableError as exc:
+            raise SystemExit(str(exc)) from None
         train, val, test = split(data, args.seed)
         kind = f"{data.y.shape[1]} labels, multi-label" if data.multi_label else "single-label"
         print(f"\n{data.source}: {len(data.texts)} texts, {len(data.label_names)} classes ({kind})")
