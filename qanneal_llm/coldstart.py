@@ -46,7 +46,21 @@ WEIGHTINGS = ("least_squares", "uniform")
 
 def item_cosine(interactions, neighbors: int | None = None) -> sp.csr_matrix | np.ndarray:
     """Item-item cosine of the interaction columns, zero diagonal; with ``neighbors``, only each
-    item's top neighbours are kept (sparse), as an ItemKNN would use them."""
+    item's top neighbours are kept (sparse), as an ItemKNN would use them.
+
+    Parameters
+    ----------
+    interactions : {array-like, sparse matrix} of shape (n_users, n_items)
+        User-item interactions.
+    neighbors : int, optional
+        Neighbours kept per item.
+
+    Returns
+    -------
+    ndarray or scipy.sparse.csr_matrix of shape (n_items, n_items)
+        An item without interactions is similar to nothing (zero row): no evidence is not an
+        error here, unlike an all-zero content vector.
+    """
     csc = sp.csc_matrix(interactions, dtype=np.float64)
     co = (csc.T @ csc).toarray()
     norms = np.sqrt(np.diag(co))
@@ -267,7 +281,17 @@ class ColdStartFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, texts) -> np.ndarray:
-        """The chosen, weighted features ``(n_texts, n_features)`` of any items."""
+        """The chosen, weighted features ``(n_texts, n_features)`` of any items.
+
+        Parameters
+        ----------
+        texts : sequence of str or pandas.DataFrame
+            Items to describe, warm or new.
+
+        Returns
+        -------
+        ndarray of shape (n_texts, n_features)
+        """
         check_is_fitted(self, "selected_")
         F = self._candidates(self.bank_.transform(texts))[:, self.selected_]
         return F * np.sqrt(self.weights_)
@@ -280,6 +304,16 @@ class ColdStartFeatures(TransformerMixin, BaseEstimator):
         return np.hstack([content, (content @ coef - mean) / scale])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """Names of the chosen candidates (``"<view>:pc<j>"``, ``"attr:<prompt>"``, ...)."""
+        """Names of the chosen candidates (``"<view>:pc<j>"``, ``"attr:<prompt>"``, ...).
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored; present for scikit-learn's API.
+
+        Returns
+        -------
+        ndarray of object, shape (n_features,)
+        """
         check_is_fitted(self, "selected_")
         return np.asarray(self.candidate_names_[self.selected_], dtype=object)

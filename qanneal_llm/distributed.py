@@ -41,6 +41,17 @@ def seed_block(seed: int, start: int, stop: int) -> np.ndarray:
 
     A stream of unknown length gets its seeds chunk by chunk this way, in time and memory
     proportional to the chunk.
+
+    Parameters
+    ----------
+    seed : int
+        The batch's seed.
+    start, stop : int
+        The slice of the stream.
+
+    Returns
+    -------
+    ndarray of int64, shape (stop - start,)
     """
     if not 0 <= start <= stop:
         raise ValueError(f"need 0 <= start <= stop, got start={start}, stop={stop}")
@@ -70,7 +81,17 @@ def _import_ray():
 
 
 def as_executor(executor) -> RayExecutor:
-    """The executor named by ``executor``: ``"ray"`` (defaults) or a :class:`RayExecutor`."""
+    """The executor named by ``executor``: ``"ray"`` (defaults) or a :class:`RayExecutor`.
+
+    Parameters
+    ----------
+    executor : {"ray"} or RayExecutor
+        What the caller passed as ``executor``.
+
+    Returns
+    -------
+    RayExecutor
+    """
     if isinstance(executor, RayExecutor):
         return executor
     if executor == "ray":
@@ -191,6 +212,26 @@ class RayExecutor:
         demand: it is drawn as chunks are submitted, never all at once. ``seeds`` (an iterable
         as long as ``models``) gives each problem its own seed instead of ``seed``'s stream,
         for callers with a seeding scheme of their own.
+
+        Parameters
+        ----------
+        models : iterable of SubsetModel
+            The problems, drawn lazily.
+        solver : str or Backend, default="anneal"
+            As in :func:`~qanneal_llm.solve`.
+        seed : int, optional
+            Seeds the batch as :func:`~qanneal_llm.solve_many` does.
+        seeds : iterable of int, optional
+            One seed per model instead.
+        polish : bool, default=True
+            As in :func:`~qanneal_llm.solve`.
+        **options
+            Backend options.
+
+        Yields
+        ------
+        SelectionResult
+            One per model, in input order.
         """
         if (seed is None) == (seeds is None):
             raise ValueError("give exactly one of seed (a stream is derived) or seeds (one each)")
@@ -234,7 +275,19 @@ class RayExecutor:
     # -- embedding ----------------------------------------------------------------------------
     def encode(self, encoder, texts: list[str]) -> np.ndarray:
         """Vectors of ``texts`` computed on a Ray Data actor pool (what ``encode`` calls for the
-        texts its cache lacks); same forward batches, hence same vectors, as ``_compute``."""
+        texts its cache lacks); same forward batches, hence same vectors, as ``_compute``.
+
+        Parameters
+        ----------
+        encoder : TextEncoder
+            The encoder whose model the actors load.
+        texts : list of str
+            Texts to embed.
+
+        Returns
+        -------
+        ndarray of shape (len(texts), dim)
+        """
         import torch
 
         from qanneal_llm.embeddings import _length_batches
@@ -265,7 +318,21 @@ class RayExecutor:
 def ray_session(address=None, num_cpus: int | None = None, **params) -> Iterator[RayExecutor]:
     """A :class:`RayExecutor` (``params``) on the cluster at ``address``; without one, on a
     local cluster of ``num_cpus`` CPUs started here and shut down on exit. A session this
-    process already has is used as it is."""
+    process already has is used as it is.
+
+    Parameters
+    ----------
+    address : str, optional
+        A running cluster to join.
+    num_cpus : int, optional
+        CPUs of the local cluster started when there is none.
+    **params
+        :class:`RayExecutor` parameters.
+
+    Yields
+    ------
+    RayExecutor
+    """
     ray = _import_ray()
     started = not ray.is_initialized()
     if started:
@@ -294,7 +361,17 @@ def _seeded_chunks(models: Iterable, size: int, seed, seeds) -> Iterator[tuple[l
 
 def local_cluster_options(num_cpus: int | None = None) -> dict:
     """``ray.init`` options for a small local cluster next to other work (no dashboard, a
-    modest object store)."""
+    modest object store).
+
+    Parameters
+    ----------
+    num_cpus : int, optional
+        CPUs the cluster may use.
+
+    Returns
+    -------
+    dict
+    """
     return {
         "num_cpus": num_cpus or os.cpu_count(),
         "include_dashboard": False,

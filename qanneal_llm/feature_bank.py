@@ -39,6 +39,16 @@ def split_views(texts) -> tuple[dict[str, list[str]], dict[str, np.ndarray]]:
 
     A sequence of strings is one view ``"text"``; a DataFrame gives one view per string column
     and one metadata column per numeric or boolean column (NaN is refused: impute it first).
+
+    Parameters
+    ----------
+    texts : sequence of str or pandas.DataFrame
+        One entry (row) per item.
+
+    Returns
+    -------
+    views : dict of str to list of str
+    metadata : dict of str to ndarray
     """
     try:
         import pandas as pd
@@ -95,7 +105,19 @@ class TextFeatureBank:
         self.attribute_view = attribute_view
 
     def fit(self, texts, reference: np.ndarray | None = None) -> TextFeatureBank:
-        """Fit PCA, prompt vectors and standardisation on the ``reference`` rows (default all)."""
+        """Fit PCA, prompt vectors and standardisation on the ``reference`` rows (default all).
+
+        Parameters
+        ----------
+        texts : sequence of str or pandas.DataFrame
+            Every item's texts (see :func:`split_views`).
+        reference : ndarray of bool, shape (n_items,), optional
+            The items the statistics are fitted on (e.g. the warm ones); all when omitted.
+
+        Returns
+        -------
+        self : TextFeatureBank
+        """
         views, meta = split_views(texts)
         n = len(next(iter(views.values())))
         ref = np.ones(n, dtype=bool) if reference is None else np.asarray(reference, dtype=bool)
@@ -134,7 +156,17 @@ class TextFeatureBank:
         return self
 
     def transform(self, texts) -> np.ndarray:
-        """Standardised candidates ``(n_items, n_candidates)``; names in ``names_``."""
+        """Standardised candidates ``(n_items, n_candidates)``; names in ``names_``.
+
+        Parameters
+        ----------
+        texts : sequence of str or pandas.DataFrame
+            Items to describe, warm or new.
+
+        Returns
+        -------
+        ndarray of shape (n_items, n_candidates)
+        """
         views, meta = split_views(texts)
         if list(views) != self.views_ or list(meta) != self.meta_columns_:
             raise ValueError(
@@ -176,7 +208,14 @@ class TextFeatureBank:
 
     @property
     def n_candidates(self) -> int:
+        """Number of candidate features the bank produces."""
         return int(self.names_.size)
 
     def names(self) -> Sequence[str]:
+        """The candidates' names, in column order.
+
+        Returns
+        -------
+        list of str
+        """
         return self.names_.tolist()
