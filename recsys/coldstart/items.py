@@ -69,6 +69,8 @@ def content_head_scores(
 
     Returns ``(scores (n_users, n_cold), fitted head)``. Users are represented by the mean
     content vector of their warm items; warm items by their content vectors alone.
+    (Predicting a cold item's bias from its content by ridge regression on the warm items'
+    learned biases was tried and changed NDCG@10 by less than 0.001, so cold items get none.)
     """
     V = np.asarray(vectors, dtype=np.float32)
     V = V - V[warm].mean(axis=0)
