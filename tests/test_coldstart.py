@@ -148,3 +148,68 @@ def test_cold_user_split_keeps_answers_and_truth_apart():
         assert split.warm_matrix(part)[cold].nnz == 0
         assert np.intersect1d(warm, cold).size == 0
     assert np.setdiff1d(np.flatnonzero(split.answers.getnnz(axis=1)), held).size == 0
+
+
+def test_onboarding_strategies_and_ranking_from_answers():
+    from recsys.coldstart.users import (
+        greedy_coverage,
+        most_popular,
+        qubo_onboarding,
+        random_items,
+        rank_after_onboarding,
+    )
+
+    texts, R, kind = _catalogue(n_items=60, n_users=120)
+    W = R.tolil()
+    W[100:] = 0  # users 100.. are cold
+    W = W.tocsr()
+    vectors = HashingEncoder().encode(texts)
+    pop = np.asarray(W.sum(axis=0)).ravel()
+    assert set(most_popular(W, 5)) == set(np.argsort(-pop, kind="stable")[:5])
+    assert len(set(random_items(W, 5, seed=1))) == 5
+    cover = greedy_coverage(W, 5)
+    assert cover.size == 5 and pop[cover[0]] > 0
+    assert np.array_equal(qubo_onboarding(W, vectors, 5, diversity=0.0)[0], most_popular(W, 5))
+    diverse, result = qubo_onboarding(W, vectors, 6, diversity=5.0, n_candidates=30)
+    assert result.feasible and len(set(kind[diverse])) >= 4
+    cold = np.arange(100, 120)
+    answers = sp.csr_matrix(R.multiply(np.arange(60)[None, :] % 2 == 0))
+    truth = sp.csr_matrix(R - answers)
+    per_user = rank_after_onboarding(W, answers, truth, cold, cover, k=10)
+    assert np.all((per_user["ndcg"] >= 0) & (per_user["ndcg"] <= 1))
+    assert per_user["revealed"].max() <= 5
+
+
+def test_cold_protocols_run_end_to_end_on_a_small_catalogue():
+    from types import SimpleNamespace
+
+    from recsys.coldstart.protocol import ColdConfig, run_cold_items, run_cold_users
+
+    texts, R, kind = _catalogue(n_items=60, n_users=100, seed=3)
+    u, i = R.nonzero()
+    ratings = pd.DataFrame({"user_id": u + 1, "item_id": i + 1, "rating": 4, "timestamp": 0})
+    items = pd.DataFrame(
+        {
+            "title": texts,
+            "year": 1990 + kind,
+            "genres": [(GENRES[g].split()[0].title(),) for g in kind],
+        },
+        index=pd.Index(np.arange(1, 61), name="item_id"),
+    )
+    ml = SimpleNamespace(ratings=ratings, items=items)
+    config = ColdConfig(
+        n_features=8,
+        k=5,
+        n_candidates=8,
+        head_grid=[{"epochs": 2}],
+        feature_grid=[{"neighbors": None}],
+        onboarding_grid=[{"diversity": 0.1, "collaborative": 0.0}],
+    )
+    report = run_cold_items(ml, HashingEncoder(), config)
+    assert {"knn_cbf_all", "knn_cbf_coldstart_features", "content_head+qubo_slate"} <= set(
+        report["metrics"]
+    )
+    assert report["data"]["test_items"] == 12 and report["coldstart_features"]["feasible"]
+    users = run_cold_users(ml, HashingEncoder(), config)
+    assert set(users["metrics"]) == {"qubo", "most_popular", "random", "greedy_coverage"}
+    assert all(len(s) == 5 for s in users["slates"].values())
