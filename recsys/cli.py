@@ -130,8 +130,11 @@ def run_recommend(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     check_before_loading(config)
     with Progress("recommend", not args.quiet).stage("start", "importing torch and the pipeline"):
-        from recsys.pipelines.recommend import run
-        from recsys.pipelines.recommend_report import format_summary
+        if config.protocol == "warm":
+            from recsys.pipelines.recommend import run
+            from recsys.pipelines.recommend_report import format_summary
+        else:
+            from recsys.coldstart.run import format_summary, run
     print(format_summary(run(config)))
     return 0
 

@@ -20,6 +20,7 @@ __all__ = [
     "ARTEFACTS",
     "DATASETS",
     "LOSSES",
+    "PROTOCOLS",
     "RecommendConfig",
     "check_before_loading",
     "config_from_args",
@@ -27,6 +28,8 @@ __all__ = [
 ]
 
 DATASETS = ("ml-100k",)
+# "warm": the per-user 8:1:1 split; the cold protocols are run by recsys.coldstart.
+PROTOCOLS = ("warm", "cold-items", "cold-users")
 # The ranking head's losses (qanneal_llm.ranking.LOSSES, which imports torch; a test keeps
 # the two equal).
 LOSSES = ("softmax", "bpr")
@@ -59,11 +62,14 @@ class RecommendConfig:
     show_progress: bool = True
     torch_threads: int | None = 1
     solver_options: dict = field(default_factory=dict)
+    protocol: str = "warm"
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the flag to fix for any value a run cannot use."""
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {DATASETS}")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; choose one of {PROTOCOLS}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         for name in ("k", "n_features", "n_candidates", "dim", "epochs"):
@@ -98,6 +104,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     d = RecommendConfig()
     add = parser.add_argument
     add("--dataset", default=d.dataset, choices=DATASETS)
+    add(
+        "--protocol",
+        default=d.protocol,
+        choices=PROTOCOLS,
+        help="warm: per-user 8:1:1 split; cold-items: 20%% of items held out, ranked from their"
+        " text alone; cold-users: 20%% of users held out, asked about --k onboarding items first"
+        " (default %(default)s)",
+    )
     add(
         "--solver",
         default=d.solver,
