@@ -66,7 +66,8 @@ def _worker_pids() -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == raylet and cmdline.startswith(b"ray::"):  # workers retitle themselves
+        title = cmdline.split(b"\0")[0]  # workers retitle themselves ray::IDLE, ray::<task>
+        if parent == raylet and title.startswith(b"ray::") and not title.endswith(b"Agent"):
             pids.append(int(entry.name))
     return pids
 
