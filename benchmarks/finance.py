@@ -8,7 +8,8 @@
    heads trained on 2000-2012 data only) has the highest mean cross-sectional rank correlation
    (Spearman IC) between score and next-month return over the 2000-2012 rebalances. Then every
    QUBO row gets the ``(k, risk aversion, lookback)`` of the grid with the highest mean net
-   Sharpe over 2000-2012 (mean over the first two run seeds, semantic weight at its default),
+   Sharpe over 2000-2012 (mean over the first ``--grid-seeds`` run seeds, each an ensemble;
+   semantic weight at its default),
    and the text rows then the semantic weight of its grid at those settings.
 3. **Test.** Each row runs 2000-2022 with its chosen settings for every run seed, once with the
    ensemble and once with member 0 alone (the old single-seed scorer), and is reported on
@@ -124,6 +125,7 @@ def main() -> None:
     parser.add_argument("--n-boot", type=int, default=2000)
     parser.add_argument("--cache", default="/tmp/qanneal_finance")
     parser.add_argument("--workers", type=int, default=2, help="backtests run in parallel")
+    parser.add_argument("--grid-seeds", type=int, default=1, help="run seeds in the grid")
     parser.add_argument(
         "--smoke", action="store_true", help="one grid point and short spans: checks the script"
     )
@@ -163,11 +165,11 @@ def main() -> None:
             for head, members in heads.items()
         }
 
-    # 2b. the selection grid on 2000-2012, on the first two run seeds: (k, risk aversion,
+    # 2b. the selection grid on 2000-2012, on the first --grid-seeds run seeds: (k, risk aversion,
     # lookback) with the default semantic weight, then the semantic weight for the text rows
     # at their chosen (k, risk aversion, lookback)
     valid = []
-    grid_seeds = args.seeds[:2]
+    grid_seeds = args.seeds[: args.grid_seeds]
 
     def validate(param_list):
         jobs = [
@@ -310,7 +312,7 @@ def main() -> None:
         + " ".join(map(str, args.seeds))
         + f" --members {args.members} --hidden "
         + " ".join(map(str, args.hidden))
-        + f" --n-boot {args.n_boot}",
+        + f" --n-boot {args.n_boot} --grid-seeds {args.grid_seeds} --workers {args.workers}",
         "machine": f"{platform.machine()}, python {platform.python_version()}",
         "loadavg_start": load,
         "seconds": time.perf_counter() - started,
