@@ -232,6 +232,8 @@ class SlateSelector(BaseQUBOSelector):
             raise ValueError("give candidate vectors X or similarity=, exactly one of them")
         if X is not None:
             X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        elif hasattr(self, "n_features_in_"):  # a refit on similarity has no vector width
+            del self.n_features_in_
         self.k_ = self._resolve_k(
             np.shape(similarity if X is None else X)[0], "n_samples", "candidates"
         )

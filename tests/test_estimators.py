@@ -87,6 +87,10 @@ def test_slate_selector_ids_similarity_and_errors():
         None, [1.0, 0.9, 0.2], similarity=sim, ids=["a", "b", "c"]
     )
     assert sel.ids_ == ["a", "c"] and sel.result_.seed == 3 and sel.result_.feasible
+    assert not hasattr(sel, "n_features_in_")
+    assert sel.fit([[1, 0], [1, 0.1], [0, 1]], [1.0, 0.9, 0.2]).n_features_in_ == 2
+    sel.fit(None, [1.0, 0.9, 0.2], similarity=sim)
+    assert not hasattr(sel, "n_features_in_") and sel.k_ == 2
     with pytest.raises(ValueError, match="exactly one"):
         SlateSelector().fit([[1.0]], [1.0], similarity=[[1.0]])
     with pytest.raises(ValueError, match=r"k = 5 but n_samples = 2 \(candidates\)"):
