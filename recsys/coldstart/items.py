@@ -22,6 +22,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.decomposition import PCA
 
+from qanneal_llm._validation import torch_threads
 from qanneal_llm.ranking import RankingHeadRecommender
 from recsys.metrics import per_user_ranking_metrics, topk_from_scores
 
@@ -78,17 +79,13 @@ def content_head_scores(
     counts = np.asarray(R.sum(axis=1)).ravel()
     users_feat = np.asarray(R @ V[warm]) / np.maximum(counts, 1)[:, None]
     head = RankingHeadRecommender(dim=dim, use_ids=False, epochs=epochs, seed=seed, lr=lr)
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(threads))
-    try:
+    with torch_threads(int(threads)):
         head.fit(R, user_features=users_feat.astype(np.float32), item_features=V[warm])
         module = head.module_
         with torch.inference_mode():
             u = module.user_vectors(torch.arange(R.shape[0]))
             i = module.item_proj(torch.from_numpy(np.ascontiguousarray(V[cold])))
             scores = (u @ i.T).double().numpy()
-    finally:
-        torch.set_num_threads(before)
     return scores, head
 
 
