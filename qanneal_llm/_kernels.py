@@ -5,12 +5,24 @@ move that would push a group count out of its bounds is refused, so group bounds
 either. Each swap is priced in O(1) from the local field ``g = h + J x``; only an accepted swap
 costs O(n) to update the field. The loops are compiled with numba and release the GIL, so threads
 can run many problems at once.
+
+Compiling them takes 10-15 s of one core on the first call after an install; numba then keeps
+the machine code in its cache (``__pycache__`` beside this file, or ``NUMBA_CACHE_DIR``), and
+later processes load it in well under a second. Each kernel is compiled for one signature only
+(:func:`~qanneal_llm.qubo.repair.kernel_arrays` fixes the dtypes), and a pipeline can start that
+compile on a thread while it loads data and embeds texts (:func:`compile_in_background`),
+so a first run overlaps the compile with work it does anyway instead of pausing for it.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+
 import numpy as np
 from numba import njit
+
+logger = logging.getLogger(__name__)
 
 _MULT = np.uint64(2685821657736338717)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -396,3 +408,52 @@ def polish_states(h, J, G, lo, hi, xs):
         for c in range(k):
             out[r, chosen[c]] = 1
     return out, energies
+
+
+def _compile_all() -> None:
+    """Compile (or load from numba's cache) both entry points for the one signature the
+    solvers call them with: float64 fields, int64 groups, bounds, seeds and scalars, int8
+    states, all C-contiguous and writable."""
+    n = 4
+    h = np.zeros(n)
+    J = np.zeros((n, n))
+    G = np.zeros((0, n), np.int64)
+    bounds = np.zeros(0, np.int64)
+    x0 = np.zeros((0, n), np.int8)
+    seeds = np.arange(2, dtype=np.int64)
+    anneal_reads(h, J, G, bounds, bounds, 2, x0, np.zeros(2), 2, seeds, 0, True, 2, 2)
+    polish_states(h, J, G, bounds, bounds, np.array([[1, 1, 0, 0]], np.int8))
+
+
+def _compile_quietly() -> None:
+    try:
+        _compile_all()
+    except Exception:  # noqa: BLE001 - the first real call compiles again and raises there
+        logger.debug("background compile of the kernels failed", exc_info=True)
+
+
+_compiler_lock = threading.Lock()
+_compiler: threading.Thread | None = None
+
+
+def compiled() -> bool:
+    """Whether both kernels are ready in this process (compiled or loaded from the cache)."""
+    return bool(anneal_reads.signatures and polish_states.signatures)
+
+
+def compile_in_background() -> threading.Thread:
+    """Start compiling the kernels on a daemon thread (once per process) and return it.
+
+    A first call of a kernel while the thread compiles simply waits for it (numba's compiler
+    lock), so results never depend on the timing. The thread holds the GIL for the Python
+    half of numba's work and releases it while LLVM optimises, so it overlaps best with I/O,
+    tokenisation and torch's forward passes.
+    """
+    global _compiler
+    with _compiler_lock:
+        if _compiler is None:
+            _compiler = threading.Thread(
+                target=_compile_quietly, name="qanneal-kernels", daemon=True
+            )
+            _compiler.start()
+        return _compiler

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from qanneal_llm import embeddings
 from qanneal_llm.embeddings import EmbeddingCache, TextEncoder
 from qanneal_llm.storage import CACHE_ENV_VAR
 
@@ -52,10 +53,11 @@ def test_matches_sentence_transformers_in_float32(sample32, reference):
     assert np.min(np.sum(vectors * reference, axis=1)) > 0.99999
 
 
-def test_default_dtype_matches_sentence_transformers(reference, tmp_path):
+def test_default_route_matches_sentence_transformers(reference, tmp_path):
     enc = TextEncoder(cache=tmp_path)
     assert enc.device.type in ("cpu", "cuda")
-    assert np.min(np.sum(enc.encode(SAMPLE) * reference, axis=1)) > 0.999
+    bar = 0.99 if enc.dtype == "int8" else 0.999  # int8 is the fast route of CPUs without bf16
+    assert np.min(np.sum(enc.encode(SAMPLE) * reference, axis=1)) > bar
 
 
 def test_rows_are_unit_norm_and_unnormalised_rows_are_not(sample32):
@@ -128,16 +130,16 @@ def test_cache_hit_never_loads_the_model(tmp_path):
 
 
 def test_settings_that_change_vectors_change_the_cache_key(tmp_path):
-    base = TextEncoder(cache=tmp_path)
+    base = TextEncoder(cache=tmp_path, dtype="float32")
     namespaces = {
         base.cache_namespace,
-        TextEncoder(cache=tmp_path, pooling="cls").cache_namespace,
-        TextEncoder(cache=tmp_path, max_length=32).cache_namespace,
-        TextEncoder(cache=tmp_path, normalize=False).cache_namespace,
-        TextEncoder(cache=tmp_path, dtype="float16").cache_namespace,
+        TextEncoder(cache=tmp_path, dtype="float32", pooling="cls").cache_namespace,
+        TextEncoder(cache=tmp_path, dtype="float32", max_length=32).cache_namespace,
+        TextEncoder(cache=tmp_path, dtype="float32", normalize=False).cache_namespace,
+        *(TextEncoder(cache=tmp_path, dtype=d).cache_namespace for d in ("float16", "bfloat16")),
+        TextEncoder(cache=tmp_path, dtype="int8").cache_namespace,
     }
-    assert len(namespaces) == 5
-    assert TextEncoder(cache=tmp_path, batch_size=7).cache_namespace == base.cache_namespace
+    assert len(namespaces) == 7
 
 
 def test_corrupt_cache_entry_is_reported_and_recomputed(tmp_path):
@@ -224,3 +226,73 @@ def test_unwritable_cache_warns_but_still_returns_vectors(encoder32, sample32, t
     messages = " ".join(str(w.message) for w in record)
     assert "unreadable" in messages and "not written" in messages
     np.testing.assert_allclose(vectors, sample32[:2], atol=2e-5)
+
+
+@pytest.fixture(scope="module")
+def item_slice():
+    from recsys.datasets import load_movielens
+    from recsys.texts import item_texts
+
+    return list(item_texts(load_movielens().items))[::17]  # 99 real item texts
+
+
+@pytest.fixture(scope="module")
+def encoder8():
+    enc = TextEncoder(dtype="int8", cache=False)
+    enc.encode(SAMPLE[:1])  # quantise once; later int8 encoders share the loaded model
+    return enc
+
+
+def test_int8_route_keeps_cosine_to_float32_on_real_texts(encoder32, encoder8, item_slice):
+    exact = encoder32.encode(item_slice)
+    enc = encoder8
+    fast = enc.encode(item_slice)
+    cosines = np.sum(fast * exact, axis=1)
+    assert cosines.min() >= 0.99, cosines.min()
+    assert not np.allclose(fast, exact, atol=1e-4)  # it really is another route
+    # the Linear layers are int8, but the first feed-forward output stays float32
+    kinds = {type(m).__name__ for m in enc._model.modules()}
+    assert "FullRangeLinear" in kinds
+    assert type(enc._model.encoder.layer[0].output.dense) is torch.nn.Linear
+
+
+def test_routes_never_share_cached_vectors(encoder32, encoder8, tmp_path):
+    texts = SAMPLE[:2]
+    int8 = TextEncoder(dtype="int8", cache=tmp_path).encode(texts)
+    exact = TextEncoder(dtype="float32", cache=tmp_path)
+    vectors = exact.encode(texts)
+    assert exact._model is not None  # a miss: the int8 vectors were not returned
+    np.testing.assert_allclose(vectors, encoder32.encode(texts), atol=2e-5)
+    assert np.abs(vectors - int8).max() > 1e-4
+    again = TextEncoder(dtype="int8", cache=tmp_path)
+    np.testing.assert_array_equal(again.encode(texts), int8)
+    assert again._model is None
+
+
+@pytest.mark.parametrize(
+    "bf16, int8, expected",
+    [(True, True, "bfloat16"), (True, False, "bfloat16"), (False, True, "int8"),
+     (False, False, "float32")],
+)  # fmt: skip
+def test_default_route_per_cpu_kind(monkeypatch, bf16, int8, expected):
+    monkeypatch.delenv(embeddings.BF16_ENV, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_vnni_supported", lambda: int8)
+    assert embeddings.default_dtype("cpu") == expected
+    enc = TextEncoder(cache=False, device="cpu")
+    assert enc.dtype == expected
+    assert TextEncoder(cache=False, dtype="float32").dtype == "float32"  # the exact path
+
+
+def test_bf16_detection_can_be_overridden(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_is_vnni_supported", lambda: True)
+    monkeypatch.setenv(embeddings.BF16_ENV, "0")
+    assert embeddings.default_dtype("cpu") == "int8"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setenv(embeddings.BF16_ENV, "1")
+    assert embeddings.default_dtype("cpu") == "bfloat16"
+    monkeypatch.setenv(embeddings.BF16_ENV, "maybe")
+    with pytest.raises(ValueError, match="QANNEAL_LLM_CPU_BF16 must be '0' or '1'"):
+        embeddings.default_dtype("cpu")

@@ -32,7 +32,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from qanneal_llm import collaborative_feature_model, slate_model, solve, solve_many
+from qanneal_llm import _kernels, collaborative_feature_model, slate_model, solve, solve_many
 from qanneal_llm._validation import torch_threads
 from qanneal_llm.embeddings import TextEncoder
 from qanneal_llm.ranking import RankingHeadRecommender
@@ -312,6 +312,9 @@ def run(
     stage = progress.stage
     with stage("checks", "the encoder's width against --n-features, the solvers, --head"):
         encoder, head = preflight(config, encoder, item_vectors)
+    # A first run after install compiles the solver kernels (~12 s of one core): do it while
+    # the data loads and the texts embed; later runs load numba's cache in a fraction of a second.
+    compiling = _kernels.compile_in_background()
     with staged_output(config.output, "recommend", ARTEFACTS) as folder:
         started = time.perf_counter()
         with stage("load", f"{config.dataset} ratings, per-user 8:1:1 split"):
@@ -327,6 +330,9 @@ def run(
                 )
         what = f"keep {config.n_features} of {item_vectors.shape[1]} dims ({config.feature_solver})"
         with stage("feature_selection", what):
+            if compiling.is_alive():
+                progress.note("waiting for the solver kernels to compile (first run only) ...")
+                compiling.join()
             feat = select_features(
                 item_vectors, split.matrix("train"), config.n_features, config.feature_solver,
                 config.seed,
