@@ -309,8 +309,13 @@ class RayExecutor:
             num_cpus=threads,
         )
         out = np.empty((len(texts), encoder.dim), dtype=np.float32)
-        for batch in vectors.iter_batches(batch_format="numpy", batch_size=None):
-            out[batch["pos"]] = batch["vector"]
+        context = ray.data.DataContext.get_current()
+        bars, context.enable_progress_bars = context.enable_progress_bars, encoder.show_progress
+        try:
+            for batch in vectors.iter_batches(batch_format="numpy", batch_size=None):
+                out[batch["pos"]] = batch["vector"]
+        finally:
+            context.enable_progress_bars = bars
         return out
 
 

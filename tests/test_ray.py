@@ -186,3 +186,43 @@ def test_a_slate_model_ships_its_quadratic_terms_once():
     x = np.zeros(model.n)
     x[: model.k] = 1
     assert back.breakdown(x) == model.breakdown(x) and back.objective(x) == model.objective(x)
+
+
+def test_recommend_with_ray_writes_the_local_report(ray_cluster, tmp_path):
+    from qanneal_llm.embeddings import TextEncoder
+    from recsys.pipelines.recommend import run
+    from recsys.pipelines.recommend_config import RecommendConfig
+
+    reports = {}
+    for ray in (None, "local"):  # "local" joins the test session's cluster
+        config = RecommendConfig(
+            max_users=40, max_items=120, epochs=2, n_features=16, baselines=False,
+            show_progress=False, output=str(tmp_path / f"out-{ray}"), ray=ray,
+        )  # fmt: skip
+        encoder = TextEncoder(cache=tmp_path / f"cache-{ray}")  # empty: the items are embedded
+        reports[ray] = run(config, encoder=encoder)
+    local, remote = reports[None], reports["local"]
+    assert remote["metrics"] == local["metrics"]  # ILD@10 included: the same item vectors
+    assert remote["feature_selection"]["selected"] == local["feature_selection"]["selected"]
+    assert remote["head"]["best_valid_ndcg"] == local["head"]["best_valid_ndcg"]
+    assert remote["slates"]["mean_objective"] == local["slates"]["mean_objective"]
+    assert remote["slates"]["executor"].startswith("RayExecutor(")
+    assert local["slates"]["executor"] == "this machine"
+
+
+def test_recommend_ray_flag_parses_and_needs_ray(monkeypatch, tmp_path):
+    from recsys.cli import build_parser
+    from recsys.pipelines.recommend_config import check_before_loading, config_from_args
+
+    def config(*flags):
+        args = build_parser().parse_args(["recommend", "--output", str(tmp_path / "o"), *flags])
+        return config_from_args(args)
+
+    assert config().ray is None
+    assert config("--ray").ray == "local"
+    assert config("--ray", "ray://head:10001").ray == "ray://head:10001"
+    with pytest.raises(ValueError, match="--ray runs the warm protocol only"):
+        config("--ray", "--protocol", "cold-items").validate()
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ImportError, match=r"pip install 'qanneal-llm\[ray\]'"):
+        check_before_loading(config("--ray"))

@@ -18,6 +18,9 @@ Stages, each a function whose output the next one takes (and which can be reused
    with), solved with ``solve_many``. :func:`rerank_baseline` runs MMR and greedy DPP on the same
    candidates and relevance.
 
+With ``config.ray`` (``--ray [ADDRESS]``) stages 2 and 6 run on a Ray cluster
+(:mod:`qanneal_llm.distributed`) and give the same vectors and slates, hence the same report.
+
 All lists are evaluated with :func:`recsys.metrics.evaluate` on the test part, ranking only
 items outside train + valid, so no method can recommend what the user already saw. Re-ranked
 slates are sets; each is shown best-relevance first, so the comparison between QUBO, MMR and DPP
@@ -26,8 +29,10 @@ is about *which* items they choose.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,6 +41,7 @@ from qanneal_llm import _kernels, collaborative_feature_model, slate_model, solv
 from qanneal_llm._validation import torch_threads
 from qanneal_llm.embeddings import TextEncoder
 from qanneal_llm.ranking import RankingHeadRecommender
+from qanneal_llm.solvers import seed_stream
 from recsys.baselines import ItemKNN, MostPop, dpp_greedy, mmr
 from recsys.metrics import evaluate, topk_from_scores
 from recsys.pipelines.checks import check_solver, load_head_checkpoint
@@ -88,13 +94,16 @@ def load_split(config: RecommendConfig):
     return ml, random_split(ratings.reset_index(drop=True), seed=config.seed)
 
 
-def embed_items(ml, split: Split, encoder: TextEncoder | None = None, show_progress=False):
+def embed_items(
+    ml, split: Split, encoder: TextEncoder | None = None, show_progress=False, executor=None
+):
     """Text embeddings ``(n_items, 384)`` in the split's item order (rows = item indices)."""
     from recsys.texts import item_texts
 
     encoder = encoder or TextEncoder(show_progress=show_progress)
     items = ml.items.loc[split.data.item_ids]
-    return np.asarray(encoder.encode(list(item_texts(items))), dtype=np.float32)
+    vectors = encoder.encode(list(item_texts(items)), executor=executor)
+    return np.asarray(vectors, dtype=np.float32)
 
 
 def collaborative_similarity(train: sp.csr_matrix) -> np.ndarray:
@@ -173,25 +182,36 @@ def qubo_slates(
     solver="anneal",
     seed=0,
     show_progress=False,
+    executor=None,
     **options,
 ):
     """One slate QUBO per user over its candidates; returns ``(slates (U, k), solver summary)``.
 
     Slates are returned in descending relevance. The summary counts feasible, repaired and
-    polished answers and records the solver, base seed and time.
+    polished answers and records the solver, base seed and time. ``executor`` (e.g. a
+    :class:`qanneal_llm.distributed.RayExecutor`) solves them elsewhere with the same seeds.
     """
     vectors = np.asarray(item_vectors, dtype=np.float64)
     rel = _relevance(np.asarray(cand_scores, dtype=np.float64))
     started = time.perf_counter()
-    results = []
+    models = (
+        slate_model(rel[u], k, vectors=vectors[cands[u]], diversity=diversity)
+        for u in range(cands.shape[0])
+    )
     chunks = range(0, cands.shape[0], _SOLVE_CHUNK)
-    for c, start in enumerate(_progress(chunks, show_progress, desc="slate QUBOs", unit="chunk")):
-        rows = range(start, min(start + _SOLVE_CHUNK, cands.shape[0]))
-        models = [
-            slate_model(rel[u], k, vectors=vectors[cands[u]], diversity=diversity) for u in rows
-        ]
-        chunk_seed = int(np.random.SeedSequence((int(seed), c)).generate_state(1)[0] >> 1)
-        results.extend(solve_many(models, solver, seed=chunk_seed, **options))
+    if executor is None:
+        results = []
+        for c, _ in enumerate(_progress(chunks, show_progress, desc="slate QUBOs", unit="chunk")):
+            chunk = list(itertools.islice(models, _SOLVE_CHUNK))
+            results.extend(solve_many(chunk, solver, seed=_chunk_seed(seed, c), **options))
+    else:
+        from qanneal_llm.distributed import as_executor
+
+        seeds = itertools.chain.from_iterable(
+            seed_stream(_chunk_seed(seed, c), min(_SOLVE_CHUNK, cands.shape[0] - start))
+            for c, start in enumerate(chunks)
+        )
+        results = list(as_executor(executor).solve_iter(models, solver, seeds=seeds, **options))
     slates = np.empty((cands.shape[0], k), dtype=np.int64)
     for u, res in enumerate(results):
         chosen = np.asarray(res.indices)
@@ -201,6 +221,7 @@ def qubo_slates(
         "solver": results[0].solver if results else solver,
         "seed": int(seed),
         "seeds": "per chunk of 128 users: SeedSequence((seed, chunk)), then solve_many's stream",
+        "executor": "this machine" if executor is None else repr(executor),
         "n_problems": len(results),
         "n_feasible": int(sum(r.feasible for r in results)),
         "n_repaired": int(sum(r.repaired for r in results)),
@@ -210,6 +231,10 @@ def qubo_slates(
         "options": options,
     }
     return slates, summary
+
+
+def _chunk_seed(seed, chunk: int) -> int:
+    return int(np.random.SeedSequence((int(seed), chunk)).generate_state(1)[0] >> 1)
 
 
 def rerank_baseline(cands, cand_scores, item_vectors, k, method="mmr", weight=0.5):
@@ -261,6 +286,15 @@ def preflight(config: RecommendConfig, encoder=None, item_vectors=None):
     check_solver("--feature-solver", config.feature_solver, n=dim, k=config.n_features)
     head = load_head_checkpoint(config.head_path) if config.head_path else None
     return encoder, head
+
+
+def _executor(config: RecommendConfig):
+    """``--ray``: a Ray executor for the run (a local cluster when no address is given)."""
+    if config.ray is None:
+        return nullcontext(None)
+    from qanneal_llm.distributed import ray_session
+
+    return ray_session(None if config.ray == "local" else config.ray)
 
 
 def _load_or_fit_head(config, split, item_features, head):
@@ -315,13 +349,16 @@ def run(
     # A first run after install compiles the solver kernels (~12 s of one core): do it while
     # the data loads and the texts embed; later runs load numba's cache in a fraction of a second.
     compiling = _kernels.compile_in_background()
-    with staged_output(config.output, "recommend", ARTEFACTS) as folder:
+    output = staged_output(config.output, "recommend", ARTEFACTS)
+    with _executor(config) as executor, output as folder:
         started = time.perf_counter()
         with stage("load", f"{config.dataset} ratings, per-user 8:1:1 split"):
             ml, split = load_split(config)
         with stage("embed", f"{split.data.n_items} item texts" if encoder else "given vectors"):
             if item_vectors is None:
-                item_vectors = embed_items(ml, split, encoder, show_progress=config.show_progress)
+                item_vectors = embed_items(
+                    ml, split, encoder, show_progress=config.show_progress, executor=executor
+                )
             item_vectors = np.asarray(item_vectors, dtype=np.float32)
             if item_vectors.shape[0] != split.data.n_items:
                 raise ValueError(
@@ -348,7 +385,8 @@ def run(
         with stage("slates", what):
             slates, solver_info = qubo_slates(
                 cands, cand_scores, item_vectors, config.k, config.diversity, config.solver,
-                config.seed, show_progress=config.show_progress, **config.solver_options,
+                config.seed, show_progress=config.show_progress, executor=executor,
+                **config.solver_options,
             )  # fmt: skip
         with stage("evaluate", f"metrics @{config.k} on the test part"):
             lists = {"head": cands[:, : config.k], "qubo_slate": slates}

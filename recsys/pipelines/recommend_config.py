@@ -8,6 +8,7 @@ the encoder when a run starts.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ class RecommendConfig:
     torch_threads: int | None = 1
     solver_options: dict = field(default_factory=dict)
     protocol: str = "warm"
+    ray: str | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the flag to fix for any value a run cannot use."""
@@ -90,6 +92,8 @@ class RecommendConfig:
                 f"no ranking-head checkpoint at {self.head_path}; run once without --head, then"
                 " pass the head.qllm it writes to the output folder"
             )
+        if self.ray is not None and self.protocol != "warm":
+            raise ValueError(f"--ray runs the warm protocol only, not --protocol {self.protocol}")
         for name in ("max_users", "max_items"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 2):
@@ -153,6 +157,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add("--max-users", type=int, default=None, help="slice for quick runs")
     add("--max-items", type=int, default=None, help="slice for quick runs")
     add(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run the embedding and slate stages on Ray: the cluster at ADDRESS (auto,"
+        " ray://host:10001, ...), or without one a local cluster started for this run; same"
+        " report (needs the ray extra)",
+    )
+    add(
         "--no-baselines",
         dest="baselines",
         action="store_false",
@@ -174,6 +187,8 @@ def check_before_loading(config: RecommendConfig) -> None:
     config values, the output folder, both solvers' names and options, the Leap token and
     whether the slate problem fits the slate solver."""
     config.validate()
+    if config.ray is not None and importlib.util.find_spec("ray") is None:
+        raise ImportError("--ray needs Ray: pip install 'qanneal-llm[ray]'")
     check_output_folder(config.output, "recommend", ARTEFACTS)
     check_solver("--feature-solver", config.feature_solver)
     check_solver(
