@@ -11,6 +11,7 @@ import dimod
 import numpy as np
 
 from qanneal_llm.qubo.model import InfeasibleModelError, SubsetModel
+from qanneal_llm.solvers.anytime import check_time_limit
 from qanneal_llm.solvers.base import (
     BackendBase,
     BQMBackend,
@@ -35,6 +36,10 @@ class AnnealBackend(BackendBase):
 
     name = "anneal"
     parameters = {p: [] for p in SwapAnnealingSampler.parameters if p != "seed"}
+
+    def check(self, *, n, k, options) -> None:
+        """Refuse a ``time_limit`` that is not a positive, finite number of seconds."""
+        check_time_limit(options.get("time_limit"))
 
     def sample(self, model: SubsetModel, *, seed: int, **options) -> Samples:
         states, _, info = swap_anneal(model, seed=seed, **options)
@@ -65,7 +70,8 @@ class NealBackend(BQMBackend):
 
 
 class TabuBackend(BQMBackend):
-    """dwave-samplers' multistart tabu search on the penalty BQM."""
+    """dwave-samplers' multistart tabu search on the penalty BQM. ``time_limit`` (seconds)
+    becomes the sampler's ``timeout`` (milliseconds per read), shared over ``num_reads``."""
 
     name = "tabu"
 
@@ -73,6 +79,22 @@ class TabuBackend(BQMBackend):
         from dwave.samplers import TabuSampler
 
         return TabuSampler()
+
+    @property
+    def parameters(self) -> dict[str, list]:
+        return {**super().parameters, "time_limit": []}
+
+    def check(self, *, n, k, options) -> None:
+        """Refuse a ``time_limit`` that is not a positive, finite number of seconds."""
+        check_time_limit(options.get("time_limit"))
+
+    def sample_options(self, bqm, options: dict) -> dict:
+        options = dict(options)
+        time_limit = check_time_limit(options.pop("time_limit", None))
+        if time_limit is not None:
+            reads = options.get("num_reads") or 1
+            options["timeout"] = max(1, int(1000 * time_limit / reads))
+        return options
 
 
 class DimodSamplerBackend(BQMBackend):

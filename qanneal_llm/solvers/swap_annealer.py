@@ -26,6 +26,7 @@ import numpy as np
 from qanneal_llm import _kernels
 from qanneal_llm.qubo.model import SubsetModel, subset_model
 from qanneal_llm.qubo.repair import feasible_start, kernel_arrays
+from qanneal_llm.solvers.anytime import check_time_limit, run_anytime
 from qanneal_llm.solvers.base import check_options
 
 
@@ -44,6 +45,7 @@ class AnnealPlan:
     local_search: bool
     tabu_iterations: int
     tabu_stall: int
+    time_limit: float | None = None
 
 
 def plan_anneal(
@@ -58,6 +60,7 @@ def plan_anneal(
     tabu_iterations: int | None = None,
     tabu_stall: int | None = 100,
     initial_states: np.ndarray | None = None,
+    time_limit: float | None = None,
 ) -> AnnealPlan:
     """Check the options of :func:`swap_anneal` and draw its per-read seeds from ``seed``.
 
@@ -71,12 +74,15 @@ def plan_anneal(
         The only source of randomness.
     initial_states : ndarray of shape (num_reads, n), optional
         One feasible start per read (e.g. a previous answer), instead of random ones.
+    time_limit : float, optional
+        Seconds to keep searching (:mod:`~qanneal_llm.solvers.anytime`); none by default.
 
     Returns
     -------
     AnnealPlan
     """
     model._require_no_forced("swap_anneal")
+    time_limit = check_time_limit(time_limit)
     if num_reads < 1 or num_sweeps < 0 or agree < 0:
         raise ValueError(
             f"need num_reads >= 1, num_sweeps >= 0 and agree >= 0, got {num_reads},"
@@ -110,6 +116,7 @@ def plan_anneal(
         local_search=bool(local_search),
         tabu_iterations=int(tabu_iterations) if local_search else 0,
         tabu_stall=int(tabu_iterations if tabu_stall is None else tabu_stall),
+        time_limit=time_limit,
     )
 
 
@@ -127,8 +134,11 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
     objectives : ndarray of float64, shape (reads,)
     info : dict
         Reads run and allowed, the sweep and tabu settings, the temperature range used and
-        ``anneal_seconds``.
+        ``anneal_seconds``; with a ``time_limit``, also ``time_to_best`` and ``restarts``
+        (see :func:`~qanneal_llm.solvers.anytime.run_anytime`).
     """
+    if plan.time_limit is not None:
+        return run_anytime(plan)
     h, J, G, lo, hi = plan.arrays
     start = time.perf_counter()
     states, energies, hot, cold = _kernels.anneal_reads(
@@ -171,6 +181,8 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
     ``max(200, n)``), stopping after ``tabu_stall`` steps without a new best (default 100).
     Reads restart until ``agree`` of them (default 3) reach the same best energy, at most
     ``num_reads`` (default 16): easy problems cost three reads, rugged ones get more.
+    ``time_limit`` (seconds) then keeps searching by iterated tabu search until the limit
+    and reports ``time_to_best`` and ``restarts`` (:mod:`~qanneal_llm.solvers.anytime`).
     Annealing finds the region, tabu search closes the last fraction of a percent
     (benchmarks/solvers.py).
 
@@ -180,7 +192,8 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
         The problem.
     **options
         ``num_reads``, ``agree``, ``num_sweeps``, ``beta_range``, ``seed``, ``local_search``,
-        ``tabu_iterations``, ``tabu_stall``, ``initial_states`` (see :func:`plan_anneal`).
+        ``tabu_iterations``, ``tabu_stall``, ``initial_states``, ``time_limit`` (see
+        :func:`plan_anneal`).
 
     Returns
     -------
@@ -250,6 +263,7 @@ class SwapAnnealingSampler:
             "local_search",
             "tabu_iterations",
             "tabu_stall",
+            "time_limit",
             "seed",
         )
     }

@@ -1,0 +1,184 @@
+"""The anytime mode of the swap annealer: keep searching until a time limit, return the best.
+
+``solve(model, time_limit=seconds)`` first runs the default search read by read (the same reads,
+seeds and temperatures as without a limit, so it finds the same answer when the limit lets it
+finish), then spends the rest of the time in iterated tabu search, the strongest simple scheme
+for maximum-diversity problems (Palubeckis 2007; Wang et al. 2014): perturb the best selection
+found by a few random feasible swaps, descend and run swap tabu search from there, keep the
+result when it is better; after a run of rounds without progress, restart from a fresh random
+annealing read to leave the basin. Every round calls the one compiled kernel the default search
+uses (:func:`~qanneal_llm._kernels.anneal_reads`, same signature), so there is nothing more to
+compile, and the limit is checked between reads and rounds: the overshoot is at most one
+tabu run (at least one round runs, even when the default reads alone used up the limit).
+
+Everything random comes from the plan's seeds: two runs with the same seed follow the same
+path and differ only in where the time limit cuts it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+
+import numpy as np
+
+from qanneal_llm import _kernels
+from qanneal_llm.qubo.repair import feasible_start
+from qanneal_llm.solvers.base import SolverError
+
+#: Rounds without a new best before a fresh annealing read replaces a perturbation.
+RESTART_AFTER = 25
+
+
+def check_time_limit(time_limit) -> float | None:
+    """``time_limit`` as a float, or ``None`` for the default (no limit, no anytime search).
+
+    Parameters
+    ----------
+    time_limit : float or None
+        Seconds.
+
+    Returns
+    -------
+    float or None
+
+    Raises
+    ------
+    SolverError
+        A ``ValueError``, if it is not a positive, finite number of seconds.
+    """
+    if time_limit is None:
+        return None
+    if (
+        isinstance(time_limit, bool)
+        or not isinstance(time_limit, numbers.Real)
+        or not math.isfinite(time_limit)
+        or time_limit <= 0
+    ):
+        raise SolverError(
+            f"time_limit must be a positive, finite number of seconds, got {time_limit!r};"
+            " omit it for the default (fast) search"
+        )
+    return float(time_limit)
+
+
+def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Run ``plan`` (an :class:`~qanneal_llm.solvers.swap_annealer.AnnealPlan` with a
+    ``time_limit``) as an anytime search: ``(states, objectives, info)``.
+
+    ``info`` adds to the default's keys ``time_limit``, ``time_to_best`` (seconds from the
+    start until the returned best was found), ``restarts`` (searches run after the default
+    reads: perturbation rounds plus fresh reads), ``fresh_reads`` and ``improvements``.
+    """
+    start = time.perf_counter()
+    deadline = start + plan.time_limit
+    model = plan.model
+    h, J, G, lo, hi = plan.arrays
+    n, k = model.n, model.k
+    tabu_iterations = plan.tabu_iterations or max(200, n)
+
+    def kernel(x0, beta, sweeps, seed, iterations):
+        return _kernels.anneal_reads(
+            h,
+            J,
+            G,
+            lo,
+            hi,
+            k,
+            x0,
+            beta,
+            sweeps,
+            np.array([seed], np.int64),
+            0,
+            plan.local_search or iterations > 0,
+            iterations,
+            plan.tabu_stall,
+        )
+
+    # Phase 1: the default reads one at a time, stopping as the default does (``agree``).
+    beta = plan.beta_range
+    states, energies = [], []
+    best_energy, overall, time_to_best = np.inf, np.inf, 0.0
+    for r, seed in enumerate(plan.seeds):
+        x0 = plan.x0[r : r + 1] if r < len(plan.x0) else plan.x0[:0]
+        st, en, hot, cold = kernel(x0, beta, plan.num_sweeps, seed, plan.tabu_iterations)
+        beta = np.array([hot, cold])
+        states.append(st[0])
+        energies.append(en[0])
+        if en[0] < best_energy:
+            best_energy, time_to_best = en[0], time.perf_counter() - start
+        # the kernel's own stopping rule, so the reads run are the default's
+        tol = 1e-9 * (1.0 + abs(en[0]))
+        if en[0] < overall - tol:
+            overall = en[0]
+        if plan.agree > 0 and sum(e <= overall + tol for e in energies) >= plan.agree:
+            break
+        if time.perf_counter() >= deadline:
+            break
+    reads = len(states)
+
+    # Phase 2: iterated tabu search from the best, with fresh reads when it stalls.
+    rng = np.random.default_rng([int(s) for s in plan.seeds])
+    best = states[int(np.argmin(energies))].copy()
+    best_energy = float(min(energies))
+    polish_beta = np.ones(2)
+    rounds = fresh = improvements = stalled = 0
+    max_strength = max(1, min(k, n - k))
+    strength_cap = min(max_strength, max(2, math.ceil(0.1 * max_strength)))
+    while 0 < k < n and (rounds == 0 or time.perf_counter() < deadline):
+        rounds += 1
+        seed = int(rng.integers(0, 2**31 - 1))
+        if stalled and stalled % RESTART_AFTER == 0:
+            fresh += 1
+            x0 = feasible_start(model, rng)[None] if model.groups.size else plan.x0[:0]
+            st, en, _, _ = kernel(x0, beta, plan.num_sweeps, seed, tabu_iterations)
+        else:
+            strength = int(rng.integers(1, strength_cap + 1))
+            x0 = perturb(best, strength, G, lo, hi, rng)[None]
+            st, en, _, _ = kernel(x0, polish_beta, 0, seed, tabu_iterations)
+        if en[0] < best_energy - 1e-9 * (1.0 + abs(best_energy)):
+            best, best_energy = st[0].copy(), float(en[0])
+            time_to_best = time.perf_counter() - start
+            improvements += 1
+            stalled = 0
+        else:
+            stalled += 1
+    if improvements:
+        states.append(best)
+        energies.append(best_energy)
+    info = {
+        "reads": reads,
+        "max_reads": len(plan.seeds),
+        "agree": plan.agree,
+        "num_sweeps": plan.num_sweeps,
+        "tabu_iterations": plan.tabu_iterations,
+        "tabu_stall": plan.tabu_stall,
+        "beta_range": (float(beta[0]), float(beta[1])),
+        "time_limit": plan.time_limit,
+        "time_to_best": time_to_best,
+        "restarts": rounds,
+        "fresh_reads": fresh,
+        "improvements": improvements,
+        "anneal_seconds": time.perf_counter() - start,
+    }
+    return np.stack(states), np.asarray(energies) + model.offset, info
+
+
+def perturb(x, strength, G, lo, hi, rng) -> np.ndarray:
+    """``x`` after ``strength`` random swaps that keep every group bound (``G`` membership,
+    ``lo``/``hi`` bounds; a swap that would break one is redrawn, a few times at most)."""
+    x = x.copy()
+    counts = G @ x.astype(np.int64) if G.size else None
+    for _ in range(strength):
+        chosen, unchosen = np.flatnonzero(x), np.flatnonzero(x == 0)
+        for _attempt in range(20):
+            i, j = rng.choice(chosen), rng.choice(unchosen)
+            if counts is not None:
+                after = counts - G[:, i] + G[:, j]
+                if np.any(after < lo) or np.any(after > hi):
+                    continue
+                counts = after
+            x[i], x[j] = 0, 1
+            break
+    return x

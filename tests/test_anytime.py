@@ -1,0 +1,105 @@
+"""The anytime mode: ``time_limit`` keeps searching, never loses to the default, stays feasible."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qanneal_llm import solve, solve_many, subset_model
+from qanneal_llm.qubo.repair import kernel_arrays
+from qanneal_llm.solvers import SolverError, UnknownOptionError, preflight, swap_anneal
+from qanneal_llm.solvers.anytime import perturb
+
+
+def diversity_instance(n, k, seed, groups=False):
+    """Max-diversity: k of n points in [0, 10]^4 maximising the summed pairwise distance."""
+    rng = np.random.default_rng(seed)
+    points = rng.uniform(0, 10, size=(n, 4))
+    distance = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    kwargs = {}
+    if groups:
+        kwargs = {
+            "groups": {"a": list(range(0, n, 3)), "b": list(range(1, n, 2))},
+            "group_bounds": {"a": (k // 2, None), "b": (None, k // 4)},
+        }
+    return subset_model(np.zeros(n), -distance, k, **kwargs)
+
+
+@pytest.mark.parametrize("groups", [False, True])
+def test_time_limit_searches_on_and_reports(groups):
+    model = diversity_instance(120, 15, 0, groups=groups)
+    result = solve(model, seed=4, time_limit=0.3)
+    info = result.info
+    assert result.feasible and not result.repaired and model.is_feasible(result.x)
+    assert info["time_limit"] == 0.3 and info["restarts"] >= 1
+    assert info["anneal_seconds"] >= 0.3
+    assert 0 <= info["time_to_best"] <= info["anneal_seconds"]
+    assert info["fresh_reads"] <= info["restarts"] and info["improvements"] >= 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_time_limit_never_worse_than_the_default(seed):
+    model = diversity_instance(150, 30, seed, groups=seed % 2 == 1)
+    default = solve(model, seed=seed)
+    anytime = solve(model, seed=seed, time_limit=0.25)
+    assert anytime.feasible
+    assert anytime.objective <= default.objective + 1e-9 * abs(default.objective)
+
+
+def test_time_limit_first_runs_exactly_the_default_reads():
+    model = diversity_instance(100, 20, 3)
+    states, objectives, info = swap_anneal(model, seed=11)
+    more, more_objectives, more_info = swap_anneal(model, seed=11, time_limit=0.2)
+    reads = info["reads"]
+    assert more_info["reads"] == reads and more_info["beta_range"] == info["beta_range"]
+    np.testing.assert_array_equal(more[:reads], states)
+    np.testing.assert_allclose(more_objectives[:reads], objectives)
+    assert more_objectives.min() <= objectives.min()
+
+
+def test_default_without_time_limit_is_unchanged_and_reports_no_restarts():
+    model = diversity_instance(80, 10, 5)
+    a, b = solve(model, seed=2), solve(model, seed=2)
+    assert a.ids == b.ids and "restarts" not in a.info and "time_to_best" not in a.info
+
+
+def test_solve_many_gives_each_problem_the_limit():
+    models = [diversity_instance(90, 12, s, groups=s == 1) for s in range(3)]
+    default = solve_many(models, seed=7, n_jobs=2)
+    anytime = solve_many(models, seed=7, n_jobs=2, time_limit=0.15)
+    for d, a in zip(default, anytime, strict=True):
+        assert a.feasible and a.info["restarts"] >= 1 and a.info["anneal_seconds"] >= 0.15
+        assert a.objective <= d.objective + 1e-9 * abs(d.objective)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, math.nan, math.inf, "1", True])
+def test_bad_time_limits_are_refused_up_front(bad):
+    model = diversity_instance(30, 5, 0)
+    with pytest.raises(SolverError, match="time_limit must be a positive, finite number"):
+        solve(model, seed=0, time_limit=bad)
+    with pytest.raises(SolverError, match="time_limit must be a positive"):
+        preflight("anneal", n=30, k=5, time_limit=bad)
+    with pytest.raises(SolverError, match="time_limit must be a positive"):
+        solve_many([model], seed=0, time_limit=bad)
+
+
+def test_neal_refuses_time_limit_and_tabu_maps_it_to_its_timeout():
+    model = diversity_instance(40, 6, 1)
+    with pytest.raises(UnknownOptionError, match="'neal' has no option 'time_limit'"):
+        solve(model, "neal", seed=0, time_limit=1.0)
+    result = solve(model, "tabu", seed=0, time_limit=0.05)
+    assert result.feasible
+
+
+@given(st.integers(0, 10_000), st.integers(1, 6))
+@settings(max_examples=40, deadline=None)
+def test_perturbation_keeps_cardinality_and_group_bounds(seed, strength):
+    model = diversity_instance(24, 8, seed % 7, groups=True)
+    rng = np.random.default_rng(seed)
+    x = solve(model, seed=seed, num_sweeps=2, local_search=False).x.astype(np.int8)
+    _, _, G, lo, hi = kernel_arrays(model)
+    y = perturb(x, strength, G, lo, hi, rng)
+    assert y.sum() == model.k and model.is_feasible(y)
+    assert np.count_nonzero(x != y) <= 2 * strength
