@@ -235,10 +235,10 @@ class RayExecutor:
         """
         if (seed is None) == (seeds is None):
             raise ValueError("give exactly one of seed (a stream is derived) or seeds (one each)")
-        from qanneal_llm.solvers.registry import get_backend
+        from qanneal_llm.solvers.registry import preflight
 
+        preflight(solver, **options)  # an unknown solver or option fails here, not on workers
         ray = self._ray()
-        get_backend(solver)  # an unknown solver fails here, not on every worker
         in_flight = self.max_in_flight or 2 * self._cluster_cpus(ray)
         task = ray.remote(_solve_chunk).options(
             num_cpus=self.cpus_per_task, max_retries=self.max_retries, retry_exceptions=False

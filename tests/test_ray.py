@@ -111,6 +111,8 @@ def test_a_worker_that_dies_mid_batch_is_retried_and_every_result_comes_once(ray
 def test_unknown_solver_and_executor_fail_on_the_driver(ray_cluster):
     with pytest.raises(ValueError, match="unknown solver"):
         solve_many(_models(2), "no-such-solver", executor="ray")
+    with pytest.raises(ValueError, match="no option 'num_sweepz'"):
+        solve_many(_models(2), executor="ray", num_sweepz=10)
     with pytest.raises(ValueError, match="unknown executor 'spark'"):
         solve_many(_models(2), executor="spark")
 
