@@ -63,9 +63,10 @@ def build_venv(venv: Path) -> float:
 
 
 def timed_run(cmd, env, cwd) -> tuple[float, float, int, str]:
-    """Run ``cmd``; returns (wall s, longest gap between outputs s, exit code, output tail)."""
+    """Run ``cmd``: (wall s, (longest gap between outputs s, the output before it), exit code,
+    output tail)."""
     started = last = time.perf_counter()
-    longest = 0.0
+    longest, after = 0.0, "(start)"
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     chunks = []
     while True:
@@ -73,14 +74,21 @@ def timed_run(cmd, env, cwd) -> tuple[float, float, int, str]:
         now = time.perf_counter()
         if not chunk:
             break
-        longest = max(longest, now - last)
+        if now - last > longest:
+            longest, after = now - last, _last_line(chunks)
         last = now
         chunks.append(chunk)
     code = proc.wait()
     end = time.perf_counter()
-    longest = max(longest, end - last)
+    if end - last > longest:
+        longest, after = end - last, _last_line(chunks)
     text = b"".join(chunks).decode(errors="replace").replace("\r", "\n")
-    return end - started, longest, code, "\n".join(text.strip().splitlines()[-6:])
+    return end - started, (longest, after), code, "\n".join(text.strip().splitlines()[-6:])
+
+
+def _last_line(chunks) -> str:
+    text = b"".join(chunks[-4:]).decode(errors="replace").replace("\r", "\n").strip()
+    return text.splitlines()[-1][:90] if text else "(start)"
 
 
 def probe(python: Path, env) -> dict:
@@ -148,7 +156,7 @@ def main() -> int:
             work = tmp / f"run{i}"
             work.mkdir()
             load_before = os.getloadavg()[0]
-            wall, silence, code, tail = timed_run(DEMO, env, work)
+            wall, (silence, after), code, tail = timed_run(DEMO, env, work)
             report = work / "results" / "recommend" / "report.json"
             stages = json.loads(report.read_text())["timings_seconds"] if report.exists() else {}
             runs.append(
@@ -156,6 +164,7 @@ def main() -> int:
                     "run": label,
                     "wall_s": round(wall, 2),
                     "longest_silence_s": round(silence, 2),
+                    "longest_silence_after": after,
                     "exit_code": code,
                     "stages_s": stages,
                     "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
@@ -187,6 +196,8 @@ def main() -> int:
     print(f"  {'wall clock':<20}" + "".join(f"{r['wall_s']:>10.2f}" for r in runs))
     print(f"  {'longest silence':<20}" + "".join(f"{r['longest_silence_s']:>10.2f}" for r in runs))
     print(f"  {'load avg (before)':<20}" + "".join(f"{r['loadavg_1min'][0]:>10.2f}" for r in runs))
+    for r in runs:
+        print(f"  {r['run']} run's longest silence came after: {r['longest_silence_after']!r}")
     cold, warm = runs[0], runs[1:]
     quiet = [r["longest_silence_s"] for r in runs]
     verdict = [

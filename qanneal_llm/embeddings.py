@@ -330,7 +330,17 @@ class TextEncoder:
 
     @property
     def dim(self) -> int:
-        """Length of the vectors, read from the model config without loading the weights."""
+        """Length of the vectors, read from the model config without loading the weights.
+
+        A local model's ``config.json`` is read directly: importing transformers costs a
+        second or two that a fully cached run never needs otherwise.
+        """
+        if self._dim is None and self._local:
+            try:
+                size = json.loads((Path(self._source) / "config.json").read_text())["hidden_size"]
+                self._dim = int(size)
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # an unusual config: transformers knows how to read it
         if self._dim is None:
             from transformers import AutoConfig
 

@@ -1,5 +1,6 @@
 """TextEncoder against sentence-transformers, its numeric routes, and its cache."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -296,3 +297,25 @@ def test_bf16_detection_can_be_overridden(monkeypatch):
     monkeypatch.setenv(embeddings.BF16_ENV, "maybe")
     with pytest.raises(ValueError, match="QANNEAL_LLM_CPU_BF16 must be '0' or '1'"):
         embeddings.default_dtype("cpu")
+
+
+def test_a_fully_cached_run_never_imports_transformers(encoder32, tmp_path):
+    TextEncoder(dtype="float32", cache=tmp_path).encode(SAMPLE[:2])
+    script = textwrap.dedent(
+        """
+        import sys
+        from qanneal_llm.embeddings import TextEncoder
+        enc = TextEncoder(dtype="float32", cache=sys.argv[1])
+        vectors = enc.encode(sys.argv[2:])
+        assert vectors.shape == (2, enc.dim), vectors.shape
+        assert "transformers" not in sys.modules, "a cache hit imported transformers"
+        """
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path), *SAMPLE[:2]],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": root},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
