@@ -29,6 +29,9 @@ from qanneal_llm.solvers.base import SolverError
 
 #: Rounds without a new best before a fresh annealing read replaces a perturbation.
 RESTART_AFTER = 25
+#: Tabu steps without a new best before a round ends, at least (the default's 100 is short
+#: for the long searches that pay off once a time budget is given).
+ROUND_STALL = 500
 
 
 def check_time_limit(time_limit) -> float | None:
@@ -69,7 +72,8 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
 
     ``info`` adds to the default's keys ``time_limit``, ``time_to_best`` (seconds from the
     start until the returned best was found), ``restarts`` (searches run after the default
-    reads: perturbation rounds plus fresh reads), ``fresh_reads`` and ``improvements``.
+    reads: perturbation rounds plus fresh reads), ``fresh_reads``, ``improvements`` and
+    ``trace``, the ``(seconds, objective)`` of every new best (a time-to-target curve).
     """
     start = time.perf_counter()
     deadline = start + plan.time_limit
@@ -77,8 +81,9 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
     h, J, G, lo, hi = plan.arrays
     n, k = model.n, model.k
     tabu_iterations = plan.tabu_iterations or max(200, n)
+    round_stall = max(plan.tabu_stall, ROUND_STALL)
 
-    def kernel(x0, beta, sweeps, seed, iterations):
+    def kernel(x0, beta, sweeps, seed, iterations, stall=plan.tabu_stall):
         return _kernels.anneal_reads(
             h,
             J,
@@ -93,13 +98,14 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
             0,
             plan.local_search or iterations > 0,
             iterations,
-            plan.tabu_stall,
+            stall,
         )
 
     # Phase 1: the default reads one at a time, stopping as the default does (``agree``).
     beta = plan.beta_range
     states, energies = [], []
     best_energy, overall, time_to_best = np.inf, np.inf, 0.0
+    trace = []
     for r, seed in enumerate(plan.seeds):
         x0 = plan.x0[r : r + 1] if r < len(plan.x0) else plan.x0[:0]
         st, en, hot, cold = kernel(x0, beta, plan.num_sweeps, seed, plan.tabu_iterations)
@@ -108,6 +114,7 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
         energies.append(en[0])
         if en[0] < best_energy:
             best_energy, time_to_best = en[0], time.perf_counter() - start
+            trace.append((time_to_best, float(en[0] + model.offset)))
         # the kernel's own stopping rule, so the reads run are the default's
         tol = 1e-9 * (1.0 + abs(en[0]))
         if en[0] < overall - tol:
@@ -132,14 +139,15 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
         if stalled and stalled % RESTART_AFTER == 0:
             fresh += 1
             x0 = feasible_start(model, rng)[None] if model.groups.size else plan.x0[:0]
-            st, en, _, _ = kernel(x0, beta, plan.num_sweeps, seed, tabu_iterations)
+            st, en, _, _ = kernel(x0, beta, plan.num_sweeps, seed, tabu_iterations, round_stall)
         else:
             strength = int(rng.integers(1, strength_cap + 1))
             x0 = perturb(best, strength, G, lo, hi, rng)[None]
-            st, en, _, _ = kernel(x0, polish_beta, 0, seed, tabu_iterations)
+            st, en, _, _ = kernel(x0, polish_beta, 0, seed, tabu_iterations, round_stall)
         if en[0] < best_energy - 1e-9 * (1.0 + abs(best_energy)):
             best, best_energy = st[0].copy(), float(en[0])
             time_to_best = time.perf_counter() - start
+            trace.append((time_to_best, best_energy + model.offset))
             improvements += 1
             stalled = 0
         else:
@@ -160,6 +168,7 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
         "restarts": rounds,
         "fresh_reads": fresh,
         "improvements": improvements,
+        "trace": trace,
         "anneal_seconds": time.perf_counter() - start,
     }
     return np.stack(states), np.asarray(energies) + model.offset, info

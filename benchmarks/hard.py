@@ -1,0 +1,253 @@
+"""Hard selection instances at scale: time-to-target for anneal, neal, tabu and gurobi.
+
+Instances (all seeded):
+
+* ``mdp-euclid``: maximum diversity, k of n points in [0, 10]^d (d drawn from 2..20) maximising
+  the summed pairwise Euclidean distance;
+* ``mdp-int``: maximum diversity with uniform integer weights in 0..10;
+* ``features``: feature selection (correlation relevance - redundancy) over n = 2,000-4,000
+  correlated candidate features (latent-factor data), k = 100;
+* ``slates``: a slate of k from n candidates (64-d vectors, diversity 0.5) with ten groups,
+  each capped at k / 5 (and the first at least k / 10).
+
+All are minimised as :class:`~qanneal_llm.qubo.SubsetModel` (diversity as its negative). For each
+instance: anneal (default, and ``time_limit`` 0.1 / 1 / 10 s with its best-so-far trace), neal
+(default, and 10x sweeps), tabu (dwave-samplers, default and ``time_limit``), and gurobipy (its
+free licence, n <= 2,000, with a time limit and its incumbent trace). The reference is the best
+value any of them found; the gap of each is ``(value - reference) / |reference|``. The peak
+memory of a default solve is measured with tracemalloc.
+
+    python benchmarks/hard.py --quick                      # n = 500 only, 1 s limits (minutes)
+    python benchmarks/hard.py --sizes 500,1000 --limits 0.1,1,10
+    python benchmarks/hard.py                              # everything (long)
+
+Writes ``benchmarks/results/hard.json`` and ``benchmarks/results/hard_curves.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from qanneal_llm import feature_model, slate_model, solve, subset_model
+
+NEAL_MAX_N = 2000  # a dense penalty BQM past this takes minutes to build and sweep
+GUROBI_MAX_N = 2000  # the free licence's size limit
+
+
+def mdp_euclid(n, k, seed):
+    rng = np.random.default_rng(seed)
+    d = int(rng.integers(2, 21))
+    points = rng.uniform(0, 10, size=(n, d))
+    sq = (points**2).sum(1)
+    distance = np.sqrt(np.maximum(sq[:, None] + sq[None] - 2 * points @ points.T, 0.0))
+    np.fill_diagonal(distance, 0.0)
+    return subset_model(np.zeros(n), -distance, k), {"d": d}
+
+
+def mdp_int(n, k, seed):
+    rng = np.random.default_rng(seed)
+    w = np.triu(rng.integers(0, 11, size=(n, n)), 1).astype(float)
+    return subset_model(np.zeros(n), -(w + w.T), k), {}
+
+
+def features(n, k, seed):
+    rng = np.random.default_rng(seed)
+    samples, factors = 600, 40
+    latent = rng.normal(size=(samples, factors))
+    X = latent @ rng.normal(size=(factors, n)) + rng.normal(size=(samples, n))
+    y = latent[:, :5] @ rng.normal(size=5) + 0.5 * rng.normal(size=samples)
+    return feature_model(X, y, k), {"samples": samples}
+
+
+def slates(n, k, seed):
+    rng = np.random.default_rng(seed)
+    genre = rng.integers(0, 10, size=n)
+    groups = {f"g{g}": np.flatnonzero(genre == g).tolist() for g in range(10)}
+    bounds = {name: (None, max(1, k // 5)) for name in groups}
+    bounds["g0"] = (max(1, k // 10), max(1, k // 5))
+    model = slate_model(
+        rng.random(n),
+        k,
+        vectors=rng.normal(size=(n, 64)),
+        diversity=0.5,
+        groups=groups,
+        group_bounds=bounds,
+    )
+    return model, {"groups": 10}
+
+
+def instances(sizes, quick):
+    for n in sizes:
+        for frac in (10, 5):
+            yield "mdp-euclid", n, n // frac, mdp_euclid
+            yield "mdp-int", n, n // frac, mdp_int
+    for n in (2000,) if quick else (2000, 4000):
+        yield "features", n, 100, features
+    for n in (1000,) if quick else (1000, 2000):
+        yield "slates", n, n // 20, slates
+
+
+def gurobi_trace(model, time_limit):
+    """Gurobi's incumbents ``[(seconds, objective)]`` and whether it proved optimality; ``None``
+    when the licence refuses the model."""
+    import gurobipy as gp
+    from gurobipy import GRB
+
+    trace = []
+
+    def callback(m, where):
+        if where == GRB.Callback.MIPSOL:
+            value = m.cbGet(GRB.Callback.MIPSOL_OBJ)
+            if not trace or value < trace[-1][1]:
+                trace.append((time.perf_counter() - started, value))
+
+    try:
+        env = gp.Env(params={"OutputFlag": 0})
+        m = gp.Model(env=env)
+        x = m.addMVar(model.n, vtype=GRB.BINARY)
+        m.setObjective(model.linear @ x + 0.5 * (x @ model.quadratic @ x) + model.offset)
+        m.addConstr(x.sum() == model.k)
+        for members, (lo, hi) in zip(model.groups, model.group_bounds, strict=True):
+            count = x[np.flatnonzero(members)].sum()
+            m.addConstr(count >= lo)
+            m.addConstr(count <= hi)
+        m.Params.TimeLimit, m.Params.Threads = time_limit, 1
+        started = time.perf_counter()
+        m.optimize(callback)
+    except gp.GurobiError as exc:
+        return None, str(exc)
+    return trace, m.Status == GRB.OPTIMAL
+
+
+def run_instance(model, limits, gurobi_limit, seed, neal_10x_max_n=NEAL_MAX_N):
+    runs = {}
+
+    def record(name, result, seconds, trace=None):
+        runs[name] = {
+            "objective": result.objective,
+            "seconds": seconds,
+            "time_to_best": result.info.get("time_to_best", seconds),
+            "restarts": result.info.get("restarts"),
+            "trace": trace or [(seconds, result.objective)],
+        }
+
+    def timed(solver, **options):
+        start = time.perf_counter()
+        result = solve(model, solver, seed=seed, **options)
+        return result, time.perf_counter() - start
+
+    tracemalloc.start()
+    result, seconds = timed("anneal")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    record("anneal", result, seconds)
+    for limit in limits:
+        result, seconds = timed("anneal", time_limit=limit)
+        record(f"anneal tl={limit:g}", result, seconds, result.info["trace"])
+    if model.n <= NEAL_MAX_N:
+        neal = [("neal", {}), ("neal 10x", {"num_sweeps": 10_000})]
+        for name, options in neal[: 2 if model.n <= neal_10x_max_n else 1]:
+            result, seconds = timed("neal", polish=False, **options)
+            record(name, result, seconds)
+            runs[name]["repaired"] = result.repaired
+        result, seconds = timed("tabu", polish=False)
+        record("tabu", result, seconds)
+        result, seconds = timed("tabu", polish=False, time_limit=max(limits))
+        record(f"tabu tl={max(limits):g}", result, seconds)
+    if model.n <= GUROBI_MAX_N and gurobi_limit > 0:
+        start = time.perf_counter()
+        trace, optimal = gurobi_trace(model, gurobi_limit)
+        if trace:
+            runs["gurobi"] = {
+                "objective": trace[-1][1],
+                "seconds": time.perf_counter() - start,
+                "time_to_best": trace[-1][0],
+                "optimal": bool(optimal),
+                "trace": trace,
+            }
+    reference = min(r["objective"] for r in runs.values())
+    for r in runs.values():
+        r["gap"] = (r["objective"] - reference) / abs(reference)
+    return runs, reference, peak
+
+
+def plot(rows, path):
+    import matplotlib.pyplot as plt
+
+    shown = rows[:6]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8), squeeze=False)
+    for ax, row in zip(axes.flat, shown, strict=False):
+        ref = row["reference"]
+        for name, run in row["runs"].items():
+            t, v = np.array(run["trace"], dtype=float).T
+            gaps = np.maximum((v - ref) / abs(ref), 1e-7)
+            ax.step(np.maximum(t, 1e-3), gaps, where="post", marker=".", label=name)
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="seconds",
+            ylabel="gap to best known (floor 1e-7)",
+            title=f"{row['kind']} n={row['n']} k={row['k']}",
+        )
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="500,1000,2000,5000")
+    parser.add_argument("--limits", default="0.1,1,10", help="anneal time limits (s)")
+    parser.add_argument("--gurobi-limit", type=float, default=60.0)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="n = 500, limits 0.1,1, gurobi 10 s, neal 10x at n = 500 only",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="benchmarks/results/hard.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.limits, args.gurobi_limit = "500", "0.1,1", 10.0
+    sizes = [int(s) for s in args.sizes.split(",")]
+    limits = [float(s) for s in args.limits.split(",")]
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    solve(subset_model([0.0, 1.0, 2.0], np.zeros((3, 3)), 1), seed=0)  # load the kernels
+    rows = []
+    print(f"loadavg {os.getloadavg()}  cpu {platform.processor() or platform.machine()}")
+    print(f"{'instance':<24}{'solver':<14}{'objective':>16}{'gap %':>10}{'s':>8}{'to best':>9}")
+    for kind, n, k, build in instances(sizes, args.quick):
+        model, extra = build(n, k, args.seed)
+        runs, reference, peak = run_instance(
+            model, limits, args.gurobi_limit, args.seed, 500 if args.quick else NEAL_MAX_N
+        )
+        row = {"kind": kind, "n": n, "k": k, **extra, "reference": reference, "runs": runs}
+        row.update(quadratic_mb=model.quadratic.nbytes / 2**20, solve_peak_mb=peak / 2**20)
+        rows.append(row)
+        for name, r in runs.items():
+            print(
+                f"{kind + f' {n}/{k}':<24}{name:<14}{r['objective']:>16.6g}"
+                f"{100 * r['gap']:>10.4f}{r['seconds']:>8.2f}{r['time_to_best']:>9.2f}"
+            )
+        print(
+            f"{'':<24}memory: Q {row['quadratic_mb']:.0f} MB, solve peak"
+            f" {row['solve_peak_mb']:.0f} MB, loadavg {os.getloadavg()[0]:.1f}"
+        )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"loadavg": os.getloadavg(), "cpu": platform.processor(), "args": vars(args)}
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=float))
+    plot(rows, out.with_name(out.stem + "_curves.png"))
+    print(f"wrote {out} and {out.with_name(out.stem + '_curves.png')}")
+
+
+if __name__ == "__main__":
+    main()
