@@ -10,7 +10,13 @@ of the items' all-MiniLM-L6-v2 text vectors. Three tables:
 2. single-problem latency at n = 200, k = 10;
 3. scaling, n = 50..2,000 and k = 5..50: time and gap for ours and neal.
 
+``--strengths 0.1,0.3,1.0`` runs instead the batch at several diversity strengths, each without
+and with group bounds (a genre cap of k // 3 per genre on every third user): ``solve_many``
+against the neal loop side by side, and the gap to gurobi's certified optimum on a sample.
+
     python benchmarks/batch_slates.py [--certify 60] [--out benchmarks/results/batch.json]
+    python benchmarks/batch_slates.py --strengths 0.1,0.3,1.0 --certify 20 \
+        --out benchmarks/results/batch_strength.json
 """
 
 from __future__ import annotations
@@ -40,21 +46,99 @@ def certify(model, time_limit=120.0):
     return found[0] if found is not None and found[2] else None
 
 
-def user_slates(m_candidates: int, k: int, diversity: float, seed: int = 2020):
+def slate_data(m_candidates: int, seed: int = 2020):
+    """Per user: candidate item indices and scaled relevance; item vectors and genres."""
     ml = load_movielens()
     split = random_split(ml.ratings, seed=seed)
-    vectors = TextEncoder().encode(item_texts(ml.items.loc[split.data.item_ids]))
+    items = ml.items.loc[split.data.item_ids]
+    vectors = TextEncoder().encode(item_texts(items))
     knn = ItemKNN().fit(split)
     users = np.arange(split.data.n_users)
     scores = knn.decision_function(users)
     candidates = topk_from_scores(scores, split.seen("test"), m_candidates)
-    models = []
+    relevance = []
     for u in users:
-        cand = candidates[u]
-        rel = scores[u, cand]
-        rel = (rel - rel.min()) / (np.ptp(rel) or 1.0)
-        models.append(slate_model(rel, k, vectors=vectors[cand], diversity=diversity, ids=cand))
+        rel = scores[u, candidates[u]]
+        relevance.append((rel - rel.min()) / (np.ptp(rel) or 1.0))
+    return candidates, relevance, vectors, list(items["genres"])
+
+
+def user_slates(
+    m_candidates: int,
+    k: int,
+    diversity: float,
+    seed: int = 2020,
+    data=None,
+    genre_cap: int | None = None,
+):
+    """One slate model per user; with ``genre_cap``, every third user's slate holds at most
+    that many films of each genre."""
+    candidates, relevance, vectors, genres = data or slate_data(m_candidates, seed)
+    models = []
+    for u, (cand, rel) in enumerate(zip(candidates, relevance, strict=True)):
+        kwargs = {}
+        if genre_cap is not None and u % 3 == 0:
+            members = {}
+            for item in cand:
+                for genre in genres[item]:
+                    members.setdefault(genre, []).append(item)
+            kwargs["groups"] = members
+            kwargs["group_bounds"] = {g: (None, genre_cap) for g in members}
+        models.append(
+            slate_model(rel, k, vectors=vectors[cand], diversity=diversity, ids=cand, **kwargs)
+        )
     return models
+
+
+def strength_table(args) -> list[dict]:
+    """``solve_many`` vs the neal loop at each diversity strength, without and with the cap."""
+    data = slate_data(args.candidates)
+    if args.users:
+        data = tuple(part[: args.users] if i < 2 else part for i, part in enumerate(data))
+    rows = []
+    print(f"loadavg {os.getloadavg()}")
+    print(
+        f"{'lambda':>7}{'cap':>5}{'users':>7} | {'ours s':>8}{'neal s':>9}{'ratio':>8} |"
+        f" {'certified':>9}{'ours opt':>9}{'ours gap':>10}{'neal gap':>10}{'neal feas':>10}"
+    )
+    for diversity in [float(x) for x in args.strengths.split(",")]:
+        for cap in (None, args.k // 3):
+            models = user_slates(args.candidates, args.k, diversity, data=data, genre_cap=cap)
+            t = time.perf_counter()
+            ours = solve_many(models, seed=args.seed)
+            ours_s = time.perf_counter() - t
+            ours_obj = np.array([r.objective for r in ours])
+            neal_s, neal_obj, neal_ok = neal_loop(models, args.seed)
+            rng = np.random.default_rng(args.seed)
+            sample = rng.choice(len(models), size=min(args.certify, len(models)), replace=False)
+            certified = {int(u): certify(models[u]) for u in sample}
+            certified = {u: v for u, v in certified.items() if v is not None}
+            ours_gaps = np.array([gap(ours_obj[u], v) for u, v in certified.items()])
+            neal_gaps = np.array(
+                [gap(neal_obj[u], v) for u, v in certified.items() if neal_ok[u]] or [np.nan]
+            )
+            row = {
+                "diversity": diversity,
+                "genre_cap": cap,
+                "users": len(models),
+                "ours_seconds": ours_s,
+                "neal_loop_seconds": neal_s,
+                "speedup": neal_s / ours_s,
+                "certified": len(certified),
+                "ours_at_optimum": int((ours_gaps < 1e-9).sum()),
+                "ours_mean_gap": float(ours_gaps.mean()) if len(ours_gaps) else None,
+                "neal_mean_gap_feasible": float(np.nanmean(neal_gaps)),
+                "neal_feasible_fraction": float(neal_ok.mean()),
+                "loadavg": os.getloadavg()[0],
+            }
+            rows.append(row)
+            print(
+                f"{diversity:>7g}{cap or '-':>5}{len(models):>7} | {ours_s:>8.2f}{neal_s:>9.2f}"
+                f"{row['speedup']:>7.1f}x | {len(certified):>9}{row['ours_at_optimum']:>9}"
+                f"{ours_gaps.mean() if len(ours_gaps) else np.nan:>10.4%}"
+                f"{row['neal_mean_gap_feasible']:>10.3%}{neal_ok.mean():>10.1%}"
+            )
+    return rows
 
 
 def neal_loop(models, seed):
@@ -91,6 +175,8 @@ def main(argv=None):
     parser.add_argument("--certify", type=int, default=60, help="users to certify with gurobi")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--strengths", help="e.g. 0.1,0.3,1.0: the strength table only")
+    parser.add_argument("--users", type=int, help="first N users only (quick runs)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/batch.json"))
     args = parser.parse_args(argv)
     report = {
@@ -99,6 +185,12 @@ def main(argv=None):
         "command": "python benchmarks/batch_slates.py",
     }
     solve(random_slate(30, 5, 0, 0.5), seed=0)  # compile the kernels outside the timings
+    if args.strengths:
+        report["command"] += f" --strengths {args.strengths}"
+        report["strengths"] = strength_table(args)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2))
+        return
 
     t = time.perf_counter()
     models = user_slates(args.candidates, args.k, args.diversity)

@@ -35,6 +35,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from reference import gurobi_model
 
 from qanneal_llm import feature_model, slate_model, solve, subset_model
 
@@ -110,16 +111,7 @@ def gurobi_trace(model, time_limit):
                 trace.append((time.perf_counter() - started, value))
 
     try:
-        env = gp.Env(params={"OutputFlag": 0})
-        m = gp.Model(env=env)
-        x = m.addMVar(model.n, vtype=GRB.BINARY)
-        m.setObjective(model.linear @ x + 0.5 * (x @ model.quadratic @ x) + model.offset)
-        m.addConstr(x.sum() == model.k)
-        for members, (lo, hi) in zip(model.groups, model.group_bounds, strict=True):
-            count = x[np.flatnonzero(members)].sum()
-            m.addConstr(count >= lo)
-            m.addConstr(count <= hi)
-        m.Params.TimeLimit, m.Params.Threads = time_limit, 1
+        m, _ = gurobi_model(model, time_limit, threads=1)
         started = time.perf_counter()
         m.optimize(callback)
     except gp.GurobiError as exc:
@@ -165,7 +157,9 @@ def run_instance(model, limits, gurobi_limit, seed, neal_10x_max_n=NEAL_MAX_N):
     if model.n <= GUROBI_MAX_N and gurobi_limit > 0:
         start = time.perf_counter()
         trace, optimal = gurobi_trace(model, gurobi_limit)
-        if trace:
+        if not trace:
+            print(f"  gurobi: no incumbent within {gurobi_limit:g} s ({optimal or 'time limit'})")
+        else:
             runs["gurobi"] = {
                 "objective": trace[-1][1],
                 "seconds": time.perf_counter() - start,

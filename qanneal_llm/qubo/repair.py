@@ -61,41 +61,100 @@ def feasible_start(model: SubsetModel, rng: np.random.Generator, attempts: int =
     InfeasibleModelError
         If no attempt meets every group bound.
     """
+    return feasible_starts(model, rng, 1, attempts)[0]
+
+
+def feasible_starts(
+    model: SubsetModel, rng: np.random.Generator, count: int, attempts: int = 50
+) -> np.ndarray:
+    """``count`` calls of :func:`feasible_start` in a row (the same draws from ``rng``), with
+    the group structure read once: a batch draws one start per read of every problem.
+
+    Parameters
+    ----------
+    model : SubsetModel
+    rng : numpy.random.Generator
+    count : int
+    attempts : int, default=50
+        As in :func:`feasible_start`.
+
+    Returns
+    -------
+    ndarray of int8, shape (count, n)
+    """
     n, k = model.n, model.k
+    out = np.zeros((count, n), dtype=np.int8)
     if not model.groups.size:
-        x = np.zeros(n, dtype=np.int8)
-        x[rng.choice(n, size=k, replace=False)] = 1
-        return x
-    for _ in range(attempts):
-        x = _greedy_fill(model, np.zeros(n, np.int8), rng.permutation(n), rng)
-        if x is not None:
-            return x
-    raise InfeasibleModelError(
-        f"found no selection of {k} that meets every group bound in {attempts} randomised"
-        " attempts; check that the group minimums and maximums can be met together"
-    )
-
-
-def _greedy_fill(model, x, order, rng):
-    groups, (lo, hi) = model.groups, model.group_bounds.T
-    counts = groups[:, x.astype(bool)].sum(axis=1)
-    total = int(x.sum())
-    for g in rng.permutation(len(groups)):
-        for i in order:
-            if counts[g] >= lo[g] or total >= model.k:
+        for x in out:
+            x[rng.choice(n, size=k, replace=False)] = 1
+        return out
+    fill = _greedy_filler(model)
+    for x in out:
+        for _ in range(attempts):
+            if fill(x, rng.permutation(n), rng):
                 break
-            if groups[g, i] and not x[i] and np.all(counts + groups[:, i] <= hi):
-                x[i] = 1
-                counts += groups[:, i]
+        else:
+            raise InfeasibleModelError(
+                f"found no selection of {k} that meets every group bound in {attempts}"
+                " randomised attempts; check that the group minimums and maximums can be met"
+                " together"
+            )
+    return out
+
+
+def _greedy_filler(model):
+    """``fill(x, order, rng)``: fill an empty ``x`` up to k in ``order``, members of groups
+    under their minimum first (groups in a random order), then anyone who keeps every maximum;
+    returns whether that met every bound (``x`` is left empty when not).
+
+    Plain Python on lists: numpy's per-call overhead on these tiny arrays cost more than
+    annealing the problem (benchmarks/batch_slates.py).
+    """
+    lo, hi = (b.tolist() for b in model.group_bounds.T)
+    items, member_groups = np.nonzero(model.groups.T)  # sorted by item
+    ends = np.searchsorted(items, np.arange(model.n + 1)).tolist()
+    member_groups = member_groups.tolist()
+    member_of = [member_groups[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)]
+    k, plain = model.k, model.forced_in is None and model.forced_out is None
+
+    def fill(x, order, rng):
+        xs = [0] * len(member_of)
+        counts = [0] * len(lo)
+        total = 0
+        room = all(h >= 0 for h in hi)  # a maximum below zero refuses every addition
+
+        def fits(i):
+            return room and not xs[i] and all(counts[q] < hi[q] for q in member_of[i])
+
+        def add(i):
+            xs[i] = 1
+            for q in member_of[i]:
+                counts[q] += 1
+
+        order = order.tolist()
+        for g in rng.permutation(len(lo)).tolist():
+            for i in order:
+                if counts[g] >= lo[g] or total >= k:
+                    break
+                if g in member_of[i] and fits(i):
+                    add(i)
+                    total += 1
+        for i in order:
+            if total >= k:
+                break
+            if fits(i):
+                add(i)
                 total += 1
-    for i in order:
-        if total >= model.k:
-            break
-        if not x[i] and np.all(counts + groups[:, i] <= hi):
-            x[i] = 1
-            counts += groups[:, i]
-            total += 1
-    return x if model.is_feasible(x) else None
+        x[:] = xs
+        if plain:
+            ok = total == k and all(a <= c <= b for a, c, b in zip(lo, counts, hi, strict=True))
+        else:
+            ok = bool(model.feasible_rows(x)[0])
+        if not ok:
+            x[:] = 0
+        return ok
+
+    return fill
 
 
 def repair(model: SubsetModel, x, rng: np.random.Generator) -> np.ndarray:
