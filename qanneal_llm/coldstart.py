@@ -26,10 +26,16 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from qanneal_llm._validation import check_seed, check_solver_options, positive_int
+from qanneal_llm._validation import (
+    check_seed,
+    check_solver_options,
+    interaction_matrix,
+    positive_int,
+)
+from qanneal_llm.base import BaseQUBOSelector
 from qanneal_llm.feature_bank import TextFeatureBank, split_views
 from qanneal_llm.qubo.features import (
     SCORES,
@@ -37,7 +43,6 @@ from qanneal_llm.qubo.features import (
     similarity_weights,
     standardize,
 )
-from qanneal_llm.solvers.registry import solve
 
 __all__ = ["ColdStartFeatures", "item_cosine"]
 
@@ -104,25 +109,16 @@ def _collaborative_projection(content: np.ndarray, C, n_factors: int):
 
 
 def _interactions(X, n_items: int) -> sp.csr_matrix:
-    if not sp.issparse(X):
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2:
-            raise ValueError(f"interactions must be a 2-D users x items matrix, got {X.shape}")
-    X = sp.csr_matrix(X, dtype=np.float64)
+    X = interaction_matrix(X, "interactions")
     if X.shape[1] != n_items:
         raise ValueError(
             f"interactions has {X.shape[1]} item columns but texts describe {n_items} items;"
             " give one column per text, in the same order (cold items as all-zero columns)"
         )
-    if not np.all(np.isfinite(X.data)):
-        raise ValueError("interactions contains NaN or inf; drop or fill those entries")
-    X = X.copy()
-    X.eliminate_zeros()
-    X.data[:] = 1.0
     return X
 
 
-class ColdStartFeatures(TransformerMixin, BaseEstimator):
+class ColdStartFeatures(TransformerMixin, BaseQUBOSelector):
     """Select and weight ``n_features`` content features that imitate collaborative similarity.
 
     Parameters
@@ -161,6 +157,9 @@ class ColdStartFeatures(TransformerMixin, BaseEstimator):
     weights_ : ndarray, shape (n_features,)
     relevance_ : ndarray, shape (n_candidates,)
         The QUBO's relevance of every candidate (minus its linear term).
+    k_, support_, indices_, ids_
+        As for every :class:`~qanneal_llm.base.BaseQUBOSelector`: the count, mask, positions
+        and names of the chosen candidates.
     result_ : SelectionResult
         The solver's checked answer (solver, seed, timings, feasibility).
     warm_ : ndarray of bool, shape (n_items,)
@@ -262,18 +261,14 @@ class ColdStartFeatures(TransformerMixin, BaseEstimator):
             score=self.score,
             feature_names=list(names),
         )
-        result = solve(
-            model,
-            self.solver,
-            seed=check_seed(self.seed),
-            **check_solver_options(self.solver_options),
-        )
-        selected = np.sort(np.asarray(result.indices, dtype=np.int64))
+        self.k_ = int(self.n_features)
+        self._solve(model)  # result_, indices_, ids_ and support_ over the candidates
+        selected = np.sort(self.indices_)
         if self.weighting == "least_squares":
             weights = similarity_weights(standardize(F[:, selected]), C, self.ridge)
         else:
             weights = np.ones(selected.size)
-        self.bank_, self.result_, self.warm_ = bank, result, warm
+        self.bank_, self.warm_ = bank, warm
         self.candidate_names_ = names
         self.selected_, self.weights_ = selected, weights
         self.relevance_ = -np.asarray(model.linear)
