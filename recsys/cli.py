@@ -20,8 +20,11 @@ in :data:`SUBCOMMANDS` plus a ``run_<name>(args) -> int`` function here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 
 __all__ = ["SUBCOMMANDS", "UsageError", "build_parser", "main"]
 
@@ -104,23 +107,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_libraries() -> None:
+@contextlib.contextmanager
+def _quiet_libraries(enabled: bool):
     """Silence what the libraries print themselves (transformers' weight-loading bar, logging
-    and warnings): under --quiet only errors and the final summary reach the terminal."""
+    and warnings) for the run: under --quiet only errors and the final summary reach the
+    terminal. Everything is restored afterwards (``main`` may run inside a test process)."""
+    if not enabled:
+        yield
+        return
     import logging
     import os
     import warnings
 
-    warnings.simplefilter("ignore")
-    logging.disable(logging.WARNING)
-    if "transformers" in sys.modules:
-        from transformers.utils import logging as hf_logging
+    saved_env = {k: os.environ.get(k) for k in _HF_QUIET_ENV}
+    saved_disable = logging.root.manager.disable
+    hf_logging = sys.modules.get("transformers.utils.logging")
+    if hf_logging:
+        saved_hf = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.disable(logging.WARNING)
+            os.environ.update(_HF_QUIET_ENV)  # read when transformers is imported
+            if hf_logging:  # already imported: tell it directly
+                hf_logging.set_verbosity_error()
+                hf_logging.disable_progress_bar()
+            yield
+    finally:
+        logging.disable(saved_disable)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if hf_logging:
+            hf_logging.set_verbosity(saved_hf[0])
+            if saved_hf[1]:
+                hf_logging.enable_progress_bar()
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    else:  # read when transformers is imported; setting them costs no import now
-        os.environ["TRANSFORMERS_VERBOSITY"] = "error"
-        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+
+_HF_QUIET_ENV = {"TRANSFORMERS_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # so a killed run cleans up its temporary folder too
 
 
 def run_recommend(args: argparse.Namespace) -> int:
@@ -163,10 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{exc.prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     prefix = f"qanneal-llm {args.command}: error:"
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        if args.quiet:
-            _quiet_libraries()
-        return int(globals()[f"run_{args.command}"](args) or 0)
+        with _quiet_libraries(args.quiet):
+            return int(globals()[f"run_{args.command}"](args) or 0)
     except KeyboardInterrupt:
         print(f"{prefix} interrupted; the output folder was left as it was", file=sys.stderr)
         return 130
@@ -182,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
