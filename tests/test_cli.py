@@ -301,3 +301,11 @@ def test_staged_output_replaces_whole_or_leaves_untouched(tmp_path):
     with pytest.raises(ValueError, match="qanneal-llm demo"), staged_output(out, "other"):
         pass
     assert (out / "a.txt").read_text() == "second"
+
+
+def test_parser_constants_match_the_library():
+    # The config modules repeat these so that --help need not import torch.
+    from qanneal_llm.ranking import LOSSES
+    from recsys.pipelines.recommend_config import LOSSES as CLI_LOSSES
+
+    assert CLI_LOSSES == LOSSES
