@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -215,31 +214,6 @@ def test_debug_shows_the_traceback(tmp_path):
     proc = subprocess.run([ENTRY, *args], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "is not a date" in proc.stderr
-
-
-def test_a_killed_run_says_so_in_one_line_and_leaves_the_output_folder(tmp_path):
-    _prices().rename_axis("date").to_csv(tmp_path / "p.csv")
-    out = tmp_path / "results"
-    out.mkdir()
-    (out / MARKER).write_text(json.dumps({"command": "portfolio"}))
-    (out / "portfolio.json").write_text('{"previous": true}')
-    before = _snapshot(tmp_path)
-    args = ["portfolio", "--prices-csv", str(tmp_path / "p.csv"), "--no-text", "--k", "2"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-    proc = subprocess.Popen(
-        [ENTRY, *args, "--output", str(out)], env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    for line in proc.stdout:  # the progress lines: stop it once the backtest runs
-        if line.startswith("[portfolio] backtest:"):
-            proc.send_signal(signal.SIGTERM)
-            break
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert err.splitlines()[-1] == (
-        "qanneal-llm portfolio: error: interrupted; the output folder was left as it was"
-    )
-    assert _snapshot(tmp_path) == before
 
 
 def test_help_and_version_import_nothing_heavy():
