@@ -5,7 +5,6 @@ turn those embeddings into selection problems; :func:`qanneal_llm.solve` solves 
 registered backend (local annealers, D-Wave Leap, a mock QPU) and says how it did.
 """
 
-from qanneal_llm.coldstart import ColdStartFeatures
 from qanneal_llm.qubo import (
     InfeasibleModelError,
     SubsetModel,
@@ -24,6 +23,16 @@ from qanneal_llm.solvers import (
 )
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # ColdStartFeatures pulls in scikit-learn and scipy.stats; importing it lazily keeps
+    # `import qanneal_llm` (and so the CLI's up-front solver checks) fast.
+    if name == "ColdStartFeatures":
+        from qanneal_llm.coldstart import ColdStartFeatures
+
+        return ColdStartFeatures
+    raise AttributeError(f"module 'qanneal_llm' has no attribute {name!r}")
 
 __all__ = [
     "ColdStartFeatures",
