@@ -14,8 +14,9 @@ All are minimised as :class:`~qanneal_llm.qubo.SubsetModel` (diversity as its ne
 instance: anneal (default, and ``time_limit`` 0.1 / 1 / 10 s with its best-so-far trace), neal
 (default, and 10x sweeps), tabu (dwave-samplers, default and ``time_limit``), and gurobipy (its
 free licence, n <= 2,000, with a time limit and its incumbent trace). The reference is the best
-value any of them found; the gap of each is ``(value - reference) / |reference|``. The peak
-memory of a default solve is measured with tracemalloc.
+value any of them found; the gap of each is ``(value - reference) / |reference|``. Memory:
+the dense quadratic matrix, and the peak Python-side allocation (tracemalloc) of building the
+model and of a default solve (the kernels add O(n) more).
 
     python benchmarks/hard.py --quick                      # n = 500 only, 1 s limits (minutes)
     python benchmarks/hard.py --sizes 500,1000 --limits 0.1,1,10
@@ -119,7 +120,7 @@ def gurobi_trace(model, time_limit):
     return trace, m.Status == GRB.OPTIMAL
 
 
-def run_instance(model, limits, gurobi_limit, seed, neal_10x_max_n=NEAL_MAX_N):
+def run_instance(model, limits, gurobi_limit, seed, neal_10x_max_n=NEAL_MAX_N, others=True):
     runs = {}
 
     def record(name, result, seconds, trace=None):
@@ -144,7 +145,7 @@ def run_instance(model, limits, gurobi_limit, seed, neal_10x_max_n=NEAL_MAX_N):
     for limit in limits:
         result, seconds = timed("anneal", time_limit=limit)
         record(f"anneal tl={limit:g}", result, seconds, result.info["trace"])
-    if model.n <= NEAL_MAX_N:
+    if others and model.n <= NEAL_MAX_N:
         neal = [("neal", {}), ("neal 10x", {"num_sweeps": 10_000})]
         for name, options in neal[: 2 if model.n <= neal_10x_max_n else 1]:
             result, seconds = timed("neal", polish=False, **options)
@@ -154,7 +155,7 @@ def run_instance(model, limits, gurobi_limit, seed, neal_10x_max_n=NEAL_MAX_N):
         record("tabu", result, seconds)
         result, seconds = timed("tabu", polish=False, time_limit=max(limits))
         record(f"tabu tl={max(limits):g}", result, seconds)
-    if model.n <= GUROBI_MAX_N and gurobi_limit > 0:
+    if others and model.n <= GUROBI_MAX_N and gurobi_limit > 0:
         start = time.perf_counter()
         trace, optimal = gurobi_trace(model, gurobi_limit)
         if not trace:
@@ -206,6 +207,8 @@ def main(argv=None):
         action="store_true",
         help="n = 500, limits 0.1,1, gurobi 10 s, neal 10x at n = 500 only",
     )
+    parser.add_argument("--anneal-only", action="store_true", help="skip neal, tabu, gurobi")
+    parser.add_argument("--kinds", default="mdp-euclid,mdp-int,features,slates")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/hard.json")
     args = parser.parse_args(argv)
@@ -219,12 +222,26 @@ def main(argv=None):
     print(f"loadavg {os.getloadavg()}  cpu {platform.processor() or platform.machine()}")
     print(f"{'instance':<24}{'solver':<14}{'objective':>16}{'gap %':>10}{'s':>8}{'to best':>9}")
     for kind, n, k, build in instances(sizes, args.quick):
+        if kind not in args.kinds.split(","):
+            continue
+        tracemalloc.start()
         model, extra = build(n, k, args.seed)
+        build_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
         runs, reference, peak = run_instance(
-            model, limits, args.gurobi_limit, args.seed, 500 if args.quick else NEAL_MAX_N
+            model,
+            limits,
+            args.gurobi_limit,
+            args.seed,
+            500 if args.quick else NEAL_MAX_N,
+            others=not args.anneal_only,
         )
         row = {"kind": kind, "n": n, "k": k, **extra, "reference": reference, "runs": runs}
-        row.update(quadratic_mb=model.quadratic.nbytes / 2**20, solve_peak_mb=peak / 2**20)
+        row.update(
+            quadratic_mb=model.quadratic.nbytes / 2**20,
+            build_peak_mb=build_peak / 2**20,
+            solve_peak_mb=peak / 2**20,
+        )
         rows.append(row)
         for name, r in runs.items():
             print(
@@ -232,7 +249,8 @@ def main(argv=None):
                 f"{100 * r['gap']:>10.4f}{r['seconds']:>8.2f}{r['time_to_best']:>9.2f}"
             )
         print(
-            f"{'':<24}memory: Q {row['quadratic_mb']:.0f} MB, solve peak"
+            f"{'':<24}memory: Q {row['quadratic_mb']:.0f} MB, build peak"
+            f" {row['build_peak_mb']:.0f} MB, solve peak"
             f" {row['solve_peak_mb']:.0f} MB, loadavg {os.getloadavg()[0]:.1f}"
         )
     out = Path(args.out)
