@@ -201,7 +201,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="500,1000,2000,5000")
     parser.add_argument("--limits", default="0.1,1,10", help="anneal time limits (s)")
-    parser.add_argument("--gurobi-limit", type=float, default=60.0)
+    parser.add_argument("--gurobi-limit", type=float, help="seconds (default 60, --quick 10)")
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -213,7 +213,9 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/results/hard.json")
     args = parser.parse_args(argv)
     if args.quick:
-        args.sizes, args.limits, args.gurobi_limit = "500", "0.1,1", 10.0
+        args.sizes, args.limits = "500", "0.1,1"
+    if args.gurobi_limit is None:
+        args.gurobi_limit = 10.0 if args.quick else 60.0
     sizes = [int(s) for s in args.sizes.split(",")]
     limits = [float(s) for s in args.limits.split(",")]
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
