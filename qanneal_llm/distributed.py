@@ -296,9 +296,12 @@ class RayExecutor:
         _, lengths = encoder._tokenize(texts)
         groups = _length_batches(lengths, encoder.batch_size)
         threads = self.encode_threads or torch.get_num_threads()
-        actors = self.encode_actors or max(self._cluster_cpus(ray) // threads, 1)
-        shipped = copy.copy(encoder)
-        shipped.cache = None
+        # an actor reserves at most the cluster's CPUs, so it is always placed; it still runs
+        # `threads` torch threads, which is what keeps the vectors bit-identical
+        cpus = min(threads, self._cluster_cpus(ray))
+        actors = self.encode_actors or max(self._cluster_cpus(ray) // cpus, 1)
+        shipped = copy.copy(encoder)  # without its weights (TextEncoder.__getstate__)
+        shipped.cache, shipped.show_progress = None, False
         rows = [{"pos": g.astype(np.int64), "texts": [texts[i] for i in g]} for g in groups]
         vectors = ray.data.from_items(rows).map_batches(
             _EncodeActor,
@@ -306,7 +309,7 @@ class RayExecutor:
             batch_size=1,
             batch_format="numpy",
             concurrency=min(actors, len(groups)),
-            num_cpus=threads,
+            num_cpus=cpus,
         )
         out = np.empty((len(texts), encoder.dim), dtype=np.float32)
         context = ray.data.DataContext.get_current()
