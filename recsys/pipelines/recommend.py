@@ -368,7 +368,10 @@ def run(
         what = f"keep {config.n_features} of {item_vectors.shape[1]} dims ({config.feature_solver})"
         with stage("feature_selection", what):
             if compiling.is_alive():
-                progress.note("waiting for the solver kernels to compile (first run only) ...")
+                progress.note(
+                    "waiting for the solver kernels to finish compiling (first run after"
+                    " install only: 10-15 s of one core in all, then cached) ..."
+                )
                 compiling.join()
             feat = select_features(
                 item_vectors, split.matrix("train"), config.n_features, config.feature_solver,
