@@ -113,10 +113,10 @@ def default_dtype(device="cpu") -> str:
 
     ``"float16"`` on CUDA; on CPUs ``"bfloat16"`` with native bf16 instructions (1.7x float32
     here, cosine to float32 above 0.9999), else ``"int8"`` dynamic quantisation when the CPU
-    has VNNI int8 dynamic quantisation (cosine to float32: mean 0.995, min 0.984 on the ml-100k
-    item texts, see ``benchmarks/RESULTS.md``),
-    else ``"float32"``. Set ``QANNEAL_LLM_CPU_BF16=0`` (or ``1``) to override the bf16
-    detection, e.g. to reproduce on one machine what another kind of CPU would choose.
+    has VNNI int8 dot products (cosine to float32: mean 0.995, min 0.984 on the ml-100k item
+    texts, see ``benchmarks/RESULTS.md``), else ``"float32"``. Set ``QANNEAL_LLM_CPU_BF16=0``
+    (or ``1``) to override the bf16 detection, e.g. to reproduce on one machine what another
+    kind of CPU would choose.
 
     Examples
     --------
