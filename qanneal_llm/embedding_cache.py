@@ -33,8 +33,13 @@ _MAX_SHARDS = 8
 
 
 def warn_cache(message: str) -> None:
-    """Warn (once per message) and log: cache trouble costs speed, never results."""
-    # Cache trouble never changes results, so it is a warning (once per message) and a log line.
+    """Warn (once per message) and log: cache trouble costs speed, never results.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong and what happens instead, in one sentence.
+    """
     warnings.warn(message, RuntimeWarning, stacklevel=3)
     logger.warning(message)
 
@@ -131,6 +136,12 @@ class EmbeddingCache:
     def get(self, namespace: str, texts: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray]:
         """Look texts up.
 
+        Parameters
+        ----------
+        namespace : str
+            The encoder's cache key (model, pooling, route, ...): vectors never cross it.
+        texts : sequence of str
+
         Returns
         -------
         vectors : ndarray of shape (n, dim) or None
@@ -150,7 +161,15 @@ class EmbeddingCache:
         return out, found
 
     def put(self, namespace: str, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Store the vectors of texts (one row per text) that are not stored yet."""
+        """Store the vectors of texts (one row per text) that are not stored yet.
+
+        Parameters
+        ----------
+        namespace : str
+            The encoder's cache key, as in :meth:`get`.
+        texts : sequence of str
+        vectors : array-like of shape (len(texts), dim)
+        """
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
             raise ValueError(

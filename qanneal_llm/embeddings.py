@@ -120,6 +120,16 @@ def default_dtype(device="cpu") -> str:
     Set ``QANNEAL_LLM_CPU_BF16=0`` (or ``1``) to override the bf16 detection, e.g. to reproduce
     on one machine what another kind of CPU would choose.
 
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"``, ``"cpu"`` or ``"cuda[:i]"``.
+
+    Returns
+    -------
+    str
+        One of ``"float16"``, ``"int8"``, ``"bfloat16"``, ``"float32"``.
+
     Examples
     --------
     >>> default_dtype("cpu") in ("bfloat16", "int8", "float32")
@@ -393,6 +403,13 @@ class TextEncoder:
         ``executor="ray"`` (or a :class:`qanneal_llm.distributed.RayExecutor`) computes the
         vectors the cache lacks on a Ray Data actor pool, one model load per actor; they are
         the vectors this machine would compute.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            The texts; cached ones are read from the cache, never recomputed.
+        executor : None, "ray" or RayExecutor, optional
+            Where the uncached texts are embedded (``None``: this process).
 
         Returns
         -------
