@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from qanneal_llm import embeddings
+from qanneal_llm import encoder_routes
 from qanneal_llm.embeddings import EmbeddingCache, TextEncoder
 from qanneal_llm.storage import CACHE_ENV_VAR
 
@@ -276,11 +276,11 @@ def test_routes_never_share_cached_vectors(encoder32, encoder8, tmp_path):
      (False, False, "float32")],
 )  # fmt: skip
 def test_default_route_per_cpu_kind(monkeypatch, bf16, int8, expected):
-    monkeypatch.delenv(embeddings.BF16_ENV, raising=False)
+    monkeypatch.delenv(encoder_routes.BF16_ENV, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_vnni_supported", lambda: int8)
-    assert embeddings.default_dtype("cpu") == expected
+    assert encoder_routes.default_dtype("cpu") == expected
     enc = TextEncoder(cache=False, device="cpu")
     assert enc.dtype == expected
     assert TextEncoder(cache=False, dtype="float32").dtype == "float32"  # the exact path
@@ -290,14 +290,14 @@ def test_bf16_detection_can_be_overridden(monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
     monkeypatch.setattr(torch.cpu, "_is_vnni_supported", lambda: True)
     monkeypatch.setattr(torch.cpu, "_is_vnni_supported", lambda: False)
-    monkeypatch.setenv(embeddings.BF16_ENV, "0")
-    assert embeddings.default_dtype("cpu") == "float32"
+    monkeypatch.setenv(encoder_routes.BF16_ENV, "0")
+    assert encoder_routes.default_dtype("cpu") == "float32"
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
-    monkeypatch.setenv(embeddings.BF16_ENV, "1")
-    assert embeddings.default_dtype("cpu") == "bfloat16"
-    monkeypatch.setenv(embeddings.BF16_ENV, "maybe")
+    monkeypatch.setenv(encoder_routes.BF16_ENV, "1")
+    assert encoder_routes.default_dtype("cpu") == "bfloat16"
+    monkeypatch.setenv(encoder_routes.BF16_ENV, "maybe")
     with pytest.raises(ValueError, match="QANNEAL_LLM_CPU_BF16 must be '0' or '1'"):
-        embeddings.default_dtype("cpu")
+        encoder_routes.default_dtype("cpu")
 
 
 def test_a_fully_cached_run_never_imports_transformers(encoder32, tmp_path):
