@@ -38,6 +38,24 @@ def _partition(n: int, fractions, seed: int) -> tuple[np.ndarray, np.ndarray, np
     return np.sort(order[n_test + n_valid :]), np.sort(valid), np.sort(test)
 
 
+def _stage(part: str, train, valid, test) -> tuple[np.ndarray, np.ndarray]:
+    """``(warm, cold)`` indices: validation is cold against train; test against train + valid."""
+    if part == "valid":
+        return train, valid
+    if part == "test":
+        return np.union1d(train, valid), test
+    raise ValueError(f"part must be 'valid' or 'test', got {part!r}")
+
+
+def _keep(matrix: sp.csr_matrix, index: np.ndarray, axis: int) -> sp.csr_matrix:
+    """``matrix`` with every row (``axis=0``) or column (``axis=1``) outside ``index`` zeroed."""
+    keep = np.zeros(matrix.shape[axis])
+    keep[index] = 1.0
+    out = sp.csr_matrix(sp.diags(keep) @ matrix if axis == 0 else matrix @ sp.diags(keep))
+    out.eliminate_zeros()
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class ColdItemSplit:
     """Item index sets over one binary users x items matrix (all ratings)."""
@@ -51,20 +69,11 @@ class ColdItemSplit:
 
     def stage(self, part: str) -> tuple[np.ndarray, np.ndarray]:
         """``(warm items, cold items)`` of the ``"valid"`` or ``"test"`` stage."""
-        if part == "valid":
-            return self.train_items, self.valid_items
-        if part == "test":
-            return np.union1d(self.train_items, self.valid_items), self.test_items
-        raise ValueError(f"part must be 'valid' or 'test', got {part!r}")
+        return _stage(part, self.train_items, self.valid_items, self.test_items)
 
     def fit_matrix(self, part: str) -> sp.csr_matrix:
         """The interactions a model may learn from: the stage's cold columns zeroed."""
-        warm, _ = self.stage(part)
-        keep = np.zeros(self.matrix.shape[1])
-        keep[warm] = 1.0
-        out = sp.csr_matrix(self.matrix @ sp.diags(keep))
-        out.eliminate_zeros()
-        return out
+        return _keep(self.matrix, self.stage(part)[0], axis=1)
 
 
 def _binary(ratings: pd.DataFrame) -> tuple[sp.csr_matrix, InteractionData]:
@@ -94,20 +103,11 @@ class ColdUserSplit:
 
     def stage(self, part: str) -> tuple[np.ndarray, np.ndarray]:
         """``(warm users, cold users)``: valid users are cold for the validation stage only."""
-        if part == "valid":
-            return self.train_users, self.valid_users
-        if part == "test":
-            return np.union1d(self.train_users, self.valid_users), self.test_users
-        raise ValueError(f"part must be 'valid' or 'test', got {part!r}")
+        return _stage(part, self.train_users, self.valid_users, self.test_users)
 
     def warm_matrix(self, part: str) -> sp.csr_matrix:
         """All interactions of the stage's warm users (rows of cold users are empty)."""
-        warm, _ = self.stage(part)
-        keep = np.zeros(self.matrix.shape[0])
-        keep[warm] = 1.0
-        out = sp.csr_matrix(sp.diags(keep) @ self.matrix)
-        out.eliminate_zeros()
-        return out
+        return _keep(self.matrix, self.stage(part)[0], axis=0)
 
 
 def cold_user_split(
