@@ -127,23 +127,35 @@ def sharpe_difference_hac(
     y = np.column_stack([r, r**2])
     se = float(np.sqrt(max(grad @ hac_covariance(y, lags) @ grad, 0.0) / t))
     diff = float(sr[0] - sr[1])
-    p = _two_sided(diff, se)
-    scale = np.sqrt(periods_per_year)
-    return SharpeTest(
-        float(sr[0] * scale),
-        float(sr[1] * scale),
-        diff * scale,
-        se * scale,
-        p,
+    return _annualised(
+        sr,
+        diff,
+        se,
+        _two_sided(diff, se),
         f"HAC delta method, Bartlett kernel, {lags} lags",
         t,
+        periods_per_year,
     )
 
 
-def _two_sided(diff: float, se: float) -> float:
+def _annualised(sr, diff, se, p, method: str, t: int, periods_per_year: float) -> SharpeTest:
+    """A :class:`SharpeTest` from per-period Sharpe ratios, difference and standard error."""
+    scale = np.sqrt(periods_per_year)
+    return SharpeTest(
+        float(sr[0] * scale), float(sr[1] * scale), diff * scale, se * scale, p, method, t
+    )
+
+
+def _degenerate_p(diff: float, se: float) -> float | None:
+    """The p-value when ``se`` is numerically zero (1 if ``diff`` is too, else 0); else None."""
     if se <= 1e-14 * max(1.0, abs(diff)):
         return 1.0 if abs(diff) <= 1e-14 else 0.0
-    return float(2 * norm.sf(abs(diff) / se))
+    return None
+
+
+def _two_sided(diff: float, se: float) -> float:
+    p = _degenerate_p(diff, se)
+    return float(2 * norm.sf(abs(diff) / se)) if p is None else p
 
 
 def _block_se(r: np.ndarray, block: int) -> tuple[float, float]:
@@ -185,9 +197,8 @@ def sharpe_difference_bootstrap(
     if not 1 <= block_size <= r.shape[0] // 2:
         raise ValueError(f"block_size must be in 1..{r.shape[0] // 2}, got {block_size}")
     diff, se = _block_se(r, block_size)
-    if se <= 1e-14 * max(1.0, abs(diff)):
-        p = 1.0 if abs(diff) <= 1e-14 else 0.0
-    else:
+    p = _degenerate_p(diff, se)
+    if p is None:
         stat = abs(diff) / se
         bs = CircularBlockBootstrap(block_size, r, seed=np.random.default_rng(seed))
         hits = 0
@@ -195,16 +206,14 @@ def sharpe_difference_bootstrap(
             d_star, se_star = _block_se(data[0], block_size)
             hits += se_star > 0 and abs(d_star - diff) / se_star >= stat
         p = (1 + hits) / (1 + n_boot)
-    sr, _ = _moments(r)
-    scale = np.sqrt(periods_per_year)
-    return SharpeTest(
-        float(sr[0] * scale),
-        float(sr[1] * scale),
-        diff * scale,
-        se * scale,
+    return _annualised(
+        _moments(r)[0],
+        diff,
+        se,
         float(p),
         f"studentized circular block bootstrap, block {block_size}, {n_boot} resamples",
         r.shape[0],
+        periods_per_year,
     )
 
 
