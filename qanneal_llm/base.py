@@ -94,6 +94,8 @@ class BaseQUBOSelector(BaseEstimator):
         return self
 
     def __sklearn_tags__(self):
+        # Looks like a no-op, but scikit-learn >= 1.6 refuses (check_estimator_tags_renamed) a
+        # class that defines _more_tags without also defining __sklearn_tags__.
         return super().__sklearn_tags__()
 
     def _more_tags(self):  # scikit-learn < 1.6 reads expected failures from this tag
