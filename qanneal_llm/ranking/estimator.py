@@ -273,7 +273,8 @@ class RankingHeadRecommender(BaseEstimator):
             loss = run_epoch(
                 module,
                 opt,
-                train,
+                indptr,
+                indices,
                 pos_keys,
                 rng,
                 device,

@@ -18,7 +18,8 @@ __all__ = ["batch_loss", "run_epoch"]
 def run_epoch(
     module: RankingHead,
     opt: torch.optim.Optimizer,
-    train,
+    indptr: np.ndarray,
+    indices: np.ndarray,
     pos_keys: np.ndarray,
     rng: np.random.Generator,
     device: torch.device,
@@ -36,10 +37,11 @@ def run_epoch(
         Trained in place.
     opt : torch.optim.Optimizer
         Over ``module``'s parameters.
-    train : scipy.sparse.csr_matrix
-        Binary users x items training interactions.
+    indptr, indices : ndarray
+        The binary users x items training matrix in CSR form, ``indices`` as int64 (converted
+        once by the caller, not on every epoch).
     pos_keys : ndarray of int64
-        Sorted ``user * n_items + item`` keys of ``train``'s positives (for BPR's negatives).
+        Sorted ``user * n_items + item`` keys of the positives (for BPR's negatives).
     rng : numpy.random.Generator
         Shuffling and negative sampling.
     device : torch.device
@@ -52,7 +54,6 @@ def run_epoch(
     float
         Mean loss per positive pair.
     """
-    indptr, indices = train.indptr, train.indices.astype(np.int64)
     module.train()
     order = rng.permutation(np.flatnonzero(np.diff(indptr) > 0))
     total, n_pairs = 0.0, 0
