@@ -84,6 +84,19 @@ def _csf(config, encoder, settings, views, fit):
     ).fit(views, fit)
 
 
+def _head(config, settings, E, fit, warm, cold):
+    return content_head_scores(
+        E,
+        fit,
+        warm,
+        cold,
+        dim=config.head_dim,
+        seed=config.seed,
+        threads=config.threads,
+        **settings,
+    )
+
+
 def run_cold_items(ml, encoder, config: ColdConfig, ratings=None) -> dict:
     """Cold-item protocol on ``ml`` (a MovieLens); ``ratings`` defaults to all of them."""
     from recsys.pipelines.recommend import qubo_slates
@@ -106,16 +119,7 @@ def run_cold_items(ml, encoder, config: ColdConfig, ratings=None) -> dict:
     chosen["features"] = {"settings": best, "valid_ndcg": valid_scores}
     head_valid = {}
     for settings in config.head_grid:
-        S, _ = content_head_scores(
-            E,
-            fit,
-            warm,
-            cold,
-            dim=config.head_dim,
-            seed=config.seed,
-            threads=config.threads,
-            **settings,
-        )
+        S, _ = _head(config, settings, E, fit, warm, cold)
         head_valid[repr(settings)] = evaluate_scores(S, truth, config.k)["ndcg"].mean()
     head_settings = max(config.head_grid, key=lambda s: head_valid[repr(s)])
     chosen["head"] = {"settings": head_settings, "valid_ndcg": head_valid}
@@ -134,16 +138,7 @@ def run_cold_items(ml, encoder, config: ColdConfig, ratings=None) -> dict:
         name: evaluate_scores(knn_cbf_scores(V, fit, warm, cold, config.neighbors), truth, config.k)
         for name, V in content.items()
     }
-    S, head = content_head_scores(
-        E,
-        fit,
-        warm,
-        cold,
-        dim=config.head_dim,
-        seed=config.seed,
-        threads=config.threads,
-        **head_settings,
-    )
+    S, head = _head(config, head_settings, E, fit, warm, cold)
     per_user["content_head"] = evaluate_scores(S, truth, config.k)
     users = per_user["content_head"]["users"]
     m = min(config.n_candidates, len(cold))
