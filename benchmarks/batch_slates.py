@@ -104,15 +104,9 @@ def strength_table(args) -> list[dict]:
     for diversity in [float(x) for x in args.strengths.split(",")]:
         for cap in (None, args.k // 3):
             models = user_slates(args.candidates, args.k, diversity, data=data, genre_cap=cap)
-            t = time.perf_counter()
-            ours = solve_many(models, seed=args.seed)
-            ours_s = time.perf_counter() - t
-            ours_obj = np.array([r.objective for r in ours])
-            neal_s, neal_obj, neal_ok = neal_loop(models, args.seed)
-            rng = np.random.default_rng(args.seed)
-            sample = rng.choice(len(models), size=min(args.certify, len(models)), replace=False)
-            certified = {int(u): certify(models[u]) for u in sample}
-            certified = {u: v for u, v in certified.items() if v is not None}
+            ours_s, ours_obj, neal_s, neal_obj, neal_ok, certified = batch_vs_neal(
+                models, args.seed, args.certify
+            )
             ours_gaps = np.array([gap(ours_obj[u], v) for u, v in certified.items()])
             neal_gaps = np.array(
                 [gap(neal_obj[u], v) for u, v in certified.items() if neal_ok[u]] or [np.nan]
@@ -139,6 +133,22 @@ def strength_table(args) -> list[dict]:
                 f"{row['neal_mean_gap_feasible']:>10.3%}{neal_ok.mean():>10.1%}"
             )
     return rows
+
+
+def batch_vs_neal(models, seed, n_certify):
+    """``solve_many`` and the neal loop on ``models``, and gurobi's certified optima of a
+    random sample of ``n_certify`` of them: ``(ours_seconds, ours_objectives, neal_seconds,
+    neal_objectives, neal_feasible, {user: certified optimum})``."""
+    t = time.perf_counter()
+    ours = solve_many(models, seed=seed)
+    ours_s = time.perf_counter() - t
+    ours_obj = np.array([r.objective for r in ours])
+    neal_s, neal_obj, neal_ok = neal_loop(models, seed)
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(models), size=min(n_certify, len(models)), replace=False)
+    certified = {int(u): certify(models[u]) for u in sample}
+    certified = {u: v for u, v in certified.items() if v is not None}
+    return ours_s, ours_obj, neal_s, neal_obj, neal_ok, certified
 
 
 def neal_loop(models, seed):
@@ -199,16 +209,9 @@ def main(argv=None):
         f"diversity = {args.diversity}) in {time.perf_counter() - t:.2f} s"
     )
 
-    t = time.perf_counter()
-    ours = solve_many(models, seed=args.seed)
-    ours_s = time.perf_counter() - t
-    ours_obj = np.array([r.objective for r in ours])
-    neal_s, neal_obj, neal_ok = neal_loop(models, args.seed)
-
-    rng = np.random.default_rng(args.seed)
-    sample = rng.choice(len(models), size=min(args.certify, len(models)), replace=False)
-    certified = {int(u): certify(models[u]) for u in sample}
-    certified = {u: v for u, v in certified.items() if v is not None}
+    ours_s, ours_obj, neal_s, neal_obj, neal_ok, certified = batch_vs_neal(
+        models, args.seed, args.certify
+    )
     ours_gaps = np.array([gap(ours_obj[u], v) for u, v in certified.items()])
     neal_gaps = np.array([gap(neal_obj[u], v) for u, v in certified.items()])
     table1 = {
