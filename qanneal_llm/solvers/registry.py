@@ -316,8 +316,9 @@ def solve_many(
         runner = as_executor(executor)
         return list(runner.solve_iter(models, solver, seed=seed, polish=polish, **options))
     models = list(models)
+    _require_models(models, "solve_many")
     seeds = [int(s) for s in seed_stream(seed, len(models))]
-    return solve_batch(models, seeds, solver, n_jobs=n_jobs, polish=polish, **options)
+    return _run_batch(models, seeds, backend, n_jobs=n_jobs, polish=polish, options=options)
 
 
 def solve_batch(
@@ -348,6 +349,19 @@ def solve_batch(
     _require_models(models, "solve_many")
     backend = get_backend(solver)
     check_options(backend.name, backend.parameters, options)
+    return _run_batch(models, seeds, backend, n_jobs=n_jobs, polish=polish, options=options)
+
+
+def _run_batch(
+    models: Sequence[SubsetModel],
+    seeds: Sequence[int],
+    backend: Backend,
+    *,
+    n_jobs: int | None,
+    polish: bool,
+    options: dict,
+) -> list[SelectionResult]:
+    """:func:`solve_batch` once the models, the backend and its options are checked."""
     if backend.sample_many is None:
         return [
             solve(m, backend, seed=s, polish=polish, **options)
