@@ -11,6 +11,7 @@ from qanneal_llm import solve, solve_many, subset_model
 from qanneal_llm.qubo.repair import kernel_arrays
 from qanneal_llm.solvers import SolverError, UnknownOptionError, preflight, swap_anneal
 from qanneal_llm.solvers.anytime import perturb
+from qanneal_llm.solvers.local import TabuBackend
 
 
 def diversity_instance(n, k, seed, groups=False):
@@ -94,6 +95,12 @@ def test_neal_refuses_time_limit_and_tabu_maps_it_to_its_timeout():
         solve(model, "neal", seed=0, time_limit=1.0)
     result = solve(model, "tabu", seed=0, time_limit=0.05)
     assert result.feasible
+    tabu = TabuBackend()  # seconds in all -> milliseconds per read
+    assert tabu.sample_options(None, {"time_limit": 0.05}) == {"timeout": 50}
+    assert tabu.sample_options(None, {"time_limit": 0.05, "num_reads": 5}) == {
+        "num_reads": 5,
+        "timeout": 10,
+    }
 
 
 @given(st.integers(0, 10_000), st.integers(1, 6))
