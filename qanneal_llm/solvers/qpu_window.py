@@ -187,12 +187,13 @@ def window_search(
         moved = x.copy()
         moved[window] = y
         qpu_value = float(model.objective(moved))
-        info["qpu_improvements"] += int(qpu_value < best - 1e-9 * (1 + abs(best)))
+        to_beat = best - 1e-9 * (1 + abs(best))
+        info["qpu_improvements"] += int(qpu_value < to_beat)
         searched, found, _ = swap_anneal(
             model, seed=draw, initial_states=moved[None], num_reads=1, agree=0, num_sweeps=0
         )
         value = float(found[0])
-        if value < best - 1e-9 * (1 + abs(best)):
+        if value < to_beat:
             x, best, avoid, stale = searched[0].copy(), value, None, 0
             info["improvements"] += 1
         else:
