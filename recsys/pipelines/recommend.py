@@ -214,9 +214,7 @@ def qubo_slates(
         results = list(as_executor(executor).solve_iter(models, solver, seeds=seeds, **options))
     slates = np.empty((cands.shape[0], k), dtype=np.int64)
     for u, res in enumerate(results):
-        chosen = np.asarray(res.indices)
-        chosen = chosen[np.argsort(-rel[u, chosen], kind="stable")]
-        slates[u] = cands[u, chosen]
+        slates[u] = _by_relevance(cands[u], rel[u], np.asarray(res.indices))
     summary = {
         "solver": results[0].solver if results else solver,
         "seed": int(seed),
@@ -250,9 +248,13 @@ def rerank_baseline(cands, cand_scores, item_vectors, k, method="mmr", weight=0.
             chosen = dpp_greedy(rel[u], vectors[cands[u]], k, theta=weight)
         else:
             raise ValueError(f"method must be 'mmr' or 'dpp', got {method!r}")
-        chosen = chosen[np.argsort(-rel[u, chosen], kind="stable")]
-        out[u] = cands[u, chosen]
+        out[u] = _by_relevance(cands[u], rel[u], chosen)
     return out
+
+
+def _by_relevance(cands_u, rel_u, chosen):
+    """The items of one user's ``chosen`` candidate positions, in descending relevance."""
+    return cands_u[chosen[np.argsort(-rel_u[chosen], kind="stable")]]
 
 
 # -- the whole run ----------------------------------------------------------------------------
