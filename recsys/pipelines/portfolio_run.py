@@ -44,11 +44,11 @@ def check_inputs(args: argparse.Namespace, config: BacktestConfig) -> None:
     check_solver("--solver", config.solver, **config.solver_options)
 
 
-def load_assets(prices_csv=None, descriptions=None, require_descriptions=True):
+def load_assets(prices_csv=None, descriptions=None):
     """Prices and descriptions: the packaged S&P 500 set, or your CSV (and descriptions JSON).
 
-    ``require_descriptions=False`` accepts CSV tickers without a description (for runs that
-    use neither texts nor sectors).
+    CSV tickers without a description are kept (absent from ``descriptions``):
+    :func:`check_data` says which flag needs them.
     """
     from recsys.datasets import load_prices_csv, load_sp500
 
@@ -56,7 +56,7 @@ def load_assets(prices_csv=None, descriptions=None, require_descriptions=True):
         if descriptions is not None:
             raise ValueError("--descriptions applies to --prices-csv; the S&P 500 set has its own")
         return load_sp500()
-    return load_prices_csv(prices_csv, descriptions, require_descriptions=require_descriptions)
+    return load_prices_csv(prices_csv, descriptions, require_descriptions=False)
 
 
 def check_data(args, config: BacktestConfig, data) -> dict | None:
@@ -102,7 +102,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     check_inputs(args, config)  # quick and silent: an error is the only line printed
     source = args.prices_csv or "the S&P 500 set shipped with skfolio"
     with progress.stage("load", f"prices from {source}"):
-        data = load_assets(args.prices_csv, args.descriptions, require_descriptions=False)
+        data = load_assets(args.prices_csv, args.descriptions)
         sectors = check_data(args, config, data)
     with progress.stage("start", "importing torch and the pipeline"):
         from recsys.pipelines.portfolio import asset_embeddings, run_backtest
