@@ -49,6 +49,7 @@ def check_output_folder(path, command: str, artefacts: Iterable[str]) -> Path:
     out = Path(path).expanduser()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--output {out} is a file, not a folder; choose a folder path")
+    parent = out.parent
     if out.is_dir():
         owner = _owner(out, artefacts)
         if owner not in ("", "legacy", command):
@@ -57,9 +58,7 @@ def check_output_folder(path, command: str, artefacts: Iterable[str]) -> Path:
                 f"--output {out} holds {what}; a run replaces its output folder whole, so choose"
                 " an empty or new folder (or the folder of a previous run of this command)"
             )
-        parent = out.parent
     else:
-        parent = out.parent
         while not parent.exists():
             parent = parent.parent
         if not parent.is_dir():
