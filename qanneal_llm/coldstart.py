@@ -239,8 +239,8 @@ class ColdStartFeatures(TransformerMixin, BaseQUBOSelector):
             encoder = TextEncoder()
         bank = TextFeatureBank(
             encoder, self.n_components, tuple(self.attributes or ()), self.attribute_view
-        ).fit(texts, reference=warm)
-        content = bank.transform(texts)
+        )
+        content = bank.fit_transform(texts, reference=warm)
         C = item_cosine(R[:, warm], self.neighbors)
         self.projection_ = _collaborative_projection(content[warm], C, int(self.n_collaborative))
         F = self._candidates(content)[warm]

@@ -118,6 +118,27 @@ class TextFeatureBank:
         -------
         self : TextFeatureBank
         """
+        self._fit(texts, reference)
+        return self
+
+    def fit_transform(self, texts, reference: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`fit`, then :meth:`transform` of the same ``texts``, encoding them only once.
+
+        Parameters
+        ----------
+        texts : sequence of str or pandas.DataFrame
+            Every item's texts (see :func:`split_views`).
+        reference : ndarray of bool, shape (n_items,), optional
+            The items the statistics are fitted on; all when omitted.
+
+        Returns
+        -------
+        ndarray of shape (n_items, n_candidates)
+        """
+        return (self._fit(texts, reference) - self.mean_) / self.scale_
+
+    def _fit(self, texts, reference) -> np.ndarray:
+        """Fit the bank; return the unstandardised candidates of ``texts``."""
         views, meta = split_views(texts)
         n = len(next(iter(views.values())))
         ref = np.ones(n, dtype=bool) if reference is None else np.asarray(reference, dtype=bool)
@@ -153,7 +174,7 @@ class TextFeatureBank:
         self.mean_ = raw[ref].mean(axis=0)
         std = raw[ref].std(axis=0)
         self.scale_ = np.where(std > 0, std, 1.0)
-        return self
+        return raw
 
     def transform(self, texts) -> np.ndarray:
         """Standardised candidates ``(n_items, n_candidates)``; names in ``names_``.

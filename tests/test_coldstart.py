@@ -213,3 +213,30 @@ def test_cold_protocols_run_end_to_end_on_a_small_catalogue():
     users = run_cold_users(ml, HashingEncoder(), config)
     assert set(users["metrics"]) == {"qubo", "most_popular", "random", "greedy_coverage"}
     assert all(len(s) == 5 for s in users["slates"].values())
+
+
+def test_feature_bank_fit_transform_encodes_once_and_matches_fit_then_transform():
+    from qanneal_llm.feature_bank import TextFeatureBank
+
+    class Counting(HashingEncoder):
+        def __init__(self):
+            super().__init__()
+            self.texts_encoded = 0
+
+        def encode(self, texts):
+            self.texts_encoded += len(texts)
+            return super().encode(texts)
+
+    texts, _, _ = _catalogue()
+    warm = np.arange(60) < 50
+    enc = Counting()
+    bank = TextFeatureBank(enc, n_components=12, attributes=("a war story",))
+    once = bank.fit_transform(texts, reference=warm)
+    assert enc.texts_encoded == 60 + 1  # the items and the one prompt, each encoded once
+    expected = TextFeatureBank(HashingEncoder(), 12, ("a war story",)).fit(texts, warm)
+    np.testing.assert_array_equal(once, expected.transform(texts))
+    np.testing.assert_array_equal(once, bank.transform(texts))
+    _, R, _ = _catalogue()
+    enc = Counting()
+    ColdStartFeatures(n_features=6, encoder=enc, n_components=10).fit(texts, R)
+    assert enc.texts_encoded == 60  # ColdStartFeatures.fit encodes the catalogue once
