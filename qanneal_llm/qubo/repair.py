@@ -61,45 +61,20 @@ def feasible_start(model: SubsetModel, rng: np.random.Generator, attempts: int =
     InfeasibleModelError
         If no attempt meets every group bound.
     """
-    return feasible_starts(model, rng, 1, attempts)[0]
-
-
-def feasible_starts(
-    model: SubsetModel, rng: np.random.Generator, count: int, attempts: int = 50
-) -> np.ndarray:
-    """``count`` calls of :func:`feasible_start` in a row (the same draws from ``rng``), with
-    the group structure read once: a batch draws one start per read of every problem.
-
-    Parameters
-    ----------
-    model : SubsetModel
-    rng : numpy.random.Generator
-    count : int
-    attempts : int, default=50
-        As in :func:`feasible_start`.
-
-    Returns
-    -------
-    ndarray of int8, shape (count, n)
-    """
     n, k = model.n, model.k
-    out = np.zeros((count, n), dtype=np.int8)
+    x = np.zeros(n, dtype=np.int8)
     if not model.groups.size:
-        for x in out:
-            x[rng.choice(n, size=k, replace=False)] = 1
-        return out
+        x[rng.choice(n, size=k, replace=False)] = 1
+        return x
     fill = _greedy_filler(model)
-    for x in out:
-        for _ in range(attempts):
-            if fill(x, rng.permutation(n), rng):
-                break
-        else:
-            raise InfeasibleModelError(
-                f"found no selection of {k} that meets every group bound in {attempts}"
-                " randomised attempts; check that the group minimums and maximums can be met"
-                " together"
-            )
-    return out
+    for _ in range(attempts):
+        if fill(x, rng.permutation(n), rng):
+            return x
+    raise InfeasibleModelError(
+        f"found no selection of {k} that meets every group bound in {attempts}"
+        " randomised attempts; check that the group minimums and maximums can be met"
+        " together"
+    )
 
 
 def _greedy_filler(model):

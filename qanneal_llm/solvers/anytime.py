@@ -24,7 +24,6 @@ import time
 import numpy as np
 
 from qanneal_llm import _kernels
-from qanneal_llm.qubo.repair import feasible_start
 from qanneal_llm.solvers.base import SolverError
 
 #: Rounds without a new best before a fresh annealing read replaces a perturbation.
@@ -138,8 +137,7 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
         seed = int(rng.integers(0, 2**31 - 1))
         if stalled and stalled % RESTART_AFTER == 0:
             fresh += 1
-            x0 = feasible_start(model, rng)[None] if model.groups.size else plan.x0[:0]
-            st, en, _, _ = kernel(x0, beta, plan.num_sweeps, seed, tabu_iterations, round_stall)
+            st, en, _, _ = kernel(plan.x0[:0], beta, plan.num_sweeps, seed, tabu_iterations, round_stall)
         else:
             strength = int(rng.integers(1, strength_cap + 1))
             x0 = perturb(best, strength, G, lo, hi, rng)[None]

@@ -375,15 +375,14 @@ def _run_batch(
     batch = backend.sample_many(
         [reduced[i][0] for i in todo], [seeds[i] for i in todo], n_jobs=n_jobs, **options
     )
-    samples = dict(zip(todo, batch, strict=True))
-    batch_seconds = time.perf_counter() - started
-    per_problem = batch_seconds / max(len(todo), 1)
-    results = []
+    batch, todo = iter(batch), set(todo)
+    results, own_seconds = [], []
+    # the batch is a generator in input order: each problem is checked as soon as it is
+    # solved, overlapping the threads' later work; its timings are set once the batch is
+    # done (its share of the batch plus its own checks)
     for i, (model, (red, free)) in enumerate(zip(models, reduced, strict=True)):
-        sample = samples.get(i) or _trivial_samples(red)
-        sample.info.update(batch_size=len(models), batch_seconds=batch_seconds)
-        # each result's total is its share of the batch plus its own checks
-        begun = time.perf_counter() - per_problem
+        t = time.perf_counter()
+        sample = next(batch) if i in todo else _trivial_samples(red)
         results.append(
             _finish(
                 model,
@@ -393,10 +392,16 @@ def _run_batch(
                 solver=backend.name,
                 seed=seeds[i],
                 polish=polish,
-                backend_seconds=per_problem,
-                started=begun,
+                backend_seconds=0.0,
+                started=t,
             )
         )
+        own_seconds.append(results[-1].timings["total"])
+    batch_seconds = time.perf_counter() - started
+    per_problem = (batch_seconds - sum(own_seconds)) / max(len(todo), 1)
+    for result, own in zip(results, own_seconds, strict=True):
+        result.info.update(batch_size=len(models), batch_seconds=batch_seconds)
+        result.timings.update(backend=per_problem, total=per_problem + own)
     return results
 
 

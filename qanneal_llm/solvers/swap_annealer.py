@@ -25,7 +25,7 @@ import numpy as np
 
 from qanneal_llm import _kernels
 from qanneal_llm.qubo.model import SubsetModel, subset_model
-from qanneal_llm.qubo.repair import feasible_starts, kernel_arrays
+from qanneal_llm.qubo.repair import feasible_start, kernel_arrays
 from qanneal_llm.solvers.anytime import check_time_limit, run_anytime
 from qanneal_llm.solvers.base import check_options
 
@@ -100,7 +100,9 @@ def plan_anneal(
                 + (f"; rows {bad[:5]} are infeasible" if bad else f", got shape {x0.shape}")
             )
     elif model.groups.size:
-        x0 = feasible_starts(model, rng, num_reads)
+        # one start here, so a model whose bounds cannot be met fails up front with a clear
+        # error; the kernel draws the starts of the later reads only if they run
+        x0 = feasible_start(model, rng)[None]
     else:
         x0 = np.zeros((0, model.n), dtype=np.int8)
     if tabu_iterations is None:
