@@ -137,7 +137,9 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
         seed = int(rng.integers(0, 2**31 - 1))
         if stalled and stalled % RESTART_AFTER == 0:
             fresh += 1
-            st, en, _, _ = kernel(plan.x0[:0], beta, plan.num_sweeps, seed, tabu_iterations, round_stall)
+            st, en, _, _ = kernel(
+                plan.x0[:0], beta, plan.num_sweeps, seed, tabu_iterations, round_stall
+            )
         else:
             strength = int(rng.integers(1, strength_cap + 1))
             x0 = perturb(best, strength, G, lo, hi, rng)[None]

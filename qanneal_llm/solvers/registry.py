@@ -398,7 +398,7 @@ def _run_batch(
         )
         own_seconds.append(results[-1].timings["total"])
     batch_seconds = time.perf_counter() - started
-    per_problem = (batch_seconds - sum(own_seconds)) / max(len(todo), 1)
+    per_problem = (batch_seconds - sum(own_seconds)) / max(len(models), 1)
     for result, own in zip(results, own_seconds, strict=True):
         result.info.update(batch_size=len(models), batch_seconds=batch_seconds)
         result.timings.update(backend=per_problem, total=per_problem + own)

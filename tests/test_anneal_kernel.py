@@ -1,0 +1,76 @@
+"""The kernel's own starts keep group bounds; agreeing reads stop early but stay exact; a batch
+checks each result as it arrives and still accounts for its time."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qanneal_llm import _kernels, solve, solve_many, subset_model
+from qanneal_llm.qubo.repair import kernel_arrays
+
+
+def grouped(n, k, seed, n_groups):
+    """Random overlapping groups, each with a minimum and a maximum that some selection meets."""
+    rng = np.random.default_rng(seed)
+    J = rng.normal(size=(n, n))
+    witness = rng.choice(n, size=k, replace=False)
+    groups, bounds = {}, {}
+    for q in range(n_groups):
+        members = rng.choice(n, size=int(rng.integers(2, n)), replace=False).tolist()
+        inside = len(set(members) & set(witness.tolist()))
+        groups[q] = members
+        bounds[q] = (int(rng.integers(0, inside + 1)), int(rng.integers(inside, k + 1)))
+    return subset_model(rng.normal(size=n), J + J.T, k, groups=groups, group_bounds=bounds)
+
+
+@given(st.integers(0, 10_000), st.integers(6, 30), st.integers(1, 6))
+@settings(max_examples=40, deadline=None)
+def test_reads_without_given_starts_meet_every_group_bound(seed, n, n_groups):
+    model = grouped(n, max(2, n // 3), seed, n_groups)
+    h, J, G, lo, hi = kernel_arrays(model)
+    x0 = np.zeros((0, n), np.int8)
+    seeds = np.arange(seed, seed + 6, dtype=np.int64)
+    for polish in (False, True):  # the start itself, and the state after annealing from it
+        states, energies, _, _ = _kernels.anneal_reads(
+            h, J, G, lo, hi, model.k, x0, np.zeros(2), 0 if not polish else 5, seeds, 0,
+            polish, 10, 10,
+        )  # fmt: skip
+        assert len(states) == len(seeds)
+        assert model.feasible_rows(states).all()
+        np.testing.assert_allclose(energies + model.offset, model.objective(states))
+
+
+def test_kernel_refuses_bounds_its_starts_cannot_meet():
+    # two disjoint groups whose minimums add up to more than k (arrays made directly: the
+    # model builder refuses most such bounds up front, the kernel must not loop or lie)
+    n, k = 6, 2
+    G = np.zeros((2, n), np.int64)
+    G[0, :3] = G[1, 3:] = 1
+    lo, hi = np.array([2, 1]), np.array([2, 2])
+    with pytest.raises(ValueError, match="meets every group bound"):
+        _kernels.anneal_reads(
+            np.zeros(n), np.zeros((n, n)), G, lo, hi, k, np.zeros((0, n), np.int8),
+            np.zeros(2), 2, np.arange(2, dtype=np.int64), 0, True, 5, 5,
+        )  # fmt: skip
+
+
+@given(st.integers(0, 10_000))
+@settings(max_examples=15, deadline=None)
+def test_agreeing_reads_still_reach_the_brute_force_optimum(seed):
+    # many reads agree on these small problems, so most reads end by the shortened stall
+    model = grouped(13, 4, seed, 3)
+    exact = solve(model, "exact", seed=0)
+    ours = solve(model, seed=seed, agree=3, tabu_stall=20)
+    assert ours.feasible and ours.objective == pytest.approx(exact.objective, abs=1e-9)
+
+
+def test_batch_results_account_for_the_whole_batch_time():
+    models = [grouped(20 + s, 5, s, 2) for s in range(6)]
+    models.append(subset_model(np.zeros(4), np.zeros((4, 4)), 4))  # trivial: all chosen
+    results = solve_many(models, seed=3, n_jobs=2)
+    batch = results[0].info["batch_seconds"]
+    assert all(r.info["batch_seconds"] == batch for r in results)
+    for r in results:
+        assert r.feasible and 0 < r.timings["backend"] <= r.timings["total"]
+    assert sum(r.timings["total"] for r in results) == pytest.approx(batch, rel=1e-6)
