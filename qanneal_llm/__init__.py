@@ -34,7 +34,6 @@ def __getattr__(name: str):
         return ColdStartFeatures
     raise AttributeError(f"module 'qanneal_llm' has no attribute {name!r}")
 
-
 __all__ = [
     "ColdStartFeatures",
     "InfeasibleModelError",
