@@ -9,20 +9,15 @@ can run many problems at once.
 Compiling them takes 10-15 s of one core on the first call after an install; numba then keeps
 the machine code in its cache (``__pycache__`` beside this file, or ``NUMBA_CACHE_DIR``), and
 later processes load it in well under a second. Each kernel is compiled for one signature only
-(:func:`~qanneal_llm.qubo.repair.kernel_arrays` fixes the dtypes), and a pipeline can start that
-compile on a thread while it loads data and embeds texts (:func:`compile_in_background`),
+(:func:`~qanneal_llm.qubo.repair.kernel_arrays` fixes the dtypes), and a pipeline can have a
+child process compile it while it loads data and embeds texts (:mod:`qanneal_llm._precompile`),
 so a first run overlaps the compile with work it does anyway instead of pausing for it.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-
 import numpy as np
 from numba import njit
-
-logger = logging.getLogger(__name__)
 
 _MULT = np.uint64(2685821657736338717)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -187,7 +182,8 @@ def _tabu(
     tenure_out = min(nu - 1, 7)
     tenure_in = min(k - 1, 3)
     best_energy = energy
-    best_chosen[:] = chosen
+    for c in range(k):
+        best_chosen[c] = chosen[c]
     last_improvement = 0
     tol = 1e-9 * (1.0 + abs(target)) if target < np.inf else 0.0
     for it in range(1, iterations + 1):
@@ -212,7 +208,8 @@ def _tabu(
         tabu_until[j] = it + tenure_in
         if energy < best_energy - 1e-12:
             best_energy = energy
-            best_chosen[:] = chosen
+            for c in range(k):
+                best_chosen[c] = chosen[c]
             last_improvement = it
     return best_energy
 
@@ -267,15 +264,43 @@ def swap_delta_scale(h, J, x):
                 m += 1
     if m == 0:
         return 0.0, 0.0
-    deltas = np.sort(deltas[:m])
-    return deltas[(m - 1) // 100], deltas[(m - 1) // 2]
+    return _select(deltas, m, (m - 1) // 100), _select(deltas, m, (m - 1) // 2)
+
+
+@njit(cache=True, nogil=True)
+def _select(a, m, rank):
+    """The ``rank``-th smallest of ``a[:m]`` (Hoare's quickselect, middle pivot; reorders
+    ``a``). np.sort would do, but its compiled quicksort costs ~1.5 s of a first run."""
+    lo = 0
+    hi = m - 1
+    while lo < hi:
+        pivot = a[(lo + hi) // 2]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if rank <= j:
+            hi = j
+        elif rank >= i:
+            lo = i
+        else:
+            return a[rank]
+    return a[rank]
 
 
 @njit(cache=True, nogil=True)
 def _random_subset(rng, n, k, x):
     """A uniform random k-subset into ``x`` (partial Fisher-Yates)."""
     perm = np.arange(n)
-    x[:] = 0
+    for i in range(n):
+        x[i] = 0
     for c in range(k):
         t = c + _randint(rng, n - c)
         perm[c], perm[t] = perm[t], perm[c]
@@ -304,8 +329,10 @@ def _feasible_subset(rng, G, lo, hi, k, x, attempts):
         for c in range(m - 1):
             t = c + _randint(rng, m - c)
             group_order[c], group_order[t] = group_order[t], group_order[c]
-        x[:] = 0
-        counts[:] = 0
+        for i in range(n):
+            x[i] = 0
+        for p in range(m):
+            counts[p] = 0
         total = 0
         for pass_ in range(m + 1):
             q = group_order[pass_] if pass_ < m else -1
@@ -331,7 +358,8 @@ def _feasible_subset(rng, G, lo, hi, k, x, attempts):
                 ok = False
         if ok:
             return True
-    x[:] = 0
+    for i in range(n):
+        x[i] = 0
     return False
 
 
@@ -384,7 +412,8 @@ def anneal_reads(
     for r in range(max_reads):
         rng = _seed_state(seeds[r])
         if r < x0.shape[0]:
-            start[:] = x0[r]
+            for i in range(n):
+                start[i] = x0[r, i]
         elif G.shape[0] == 0:
             _random_subset(rng, n, k, start)
         elif not _feasible_subset(rng, G, lo, hi, k, start, 50):
@@ -406,7 +435,8 @@ def anneal_reads(
                 betas[s] = hot * (cold / hot) ** frac
         energy = _setup(h, J, G, start, chosen, unchosen, g, counts)
         best_energy = energy
-        best_chosen[:] = chosen
+        for c in range(k):
+            best_chosen[c] = chosen[c]
         if nu > 0 and k > 0:
             for s in range(num_sweeps):
                 beta = betas[s]
@@ -424,15 +454,18 @@ def anneal_reads(
                     energy += d
                     if energy < best_energy:
                         best_energy = energy
-                        best_chosen[:] = chosen
-        x = np.zeros(n, np.int8)
+                        for c in range(k):
+                            best_chosen[c] = chosen[c]
+        for i in range(n):
+            out[r, i] = 0
         for c in range(k):
-            x[best_chosen[c]] = 1
+            out[r, best_chosen[c]] = 1
         if polish and nu > 0 and k > 0:
-            energy = _setup(h, J, G, x, chosen, unchosen, g, counts)
+            energy = _setup(h, J, G, out[r], chosen, unchosen, g, counts)
             energy = _descend(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy)
             best_energy = energy
-            best_chosen[:] = chosen
+            for c in range(k):
+                best_chosen[c] = chosen[c]
             if tabu_iterations > 0:
                 best_energy = _tabu(
                     J,
@@ -451,10 +484,10 @@ def anneal_reads(
                     rng,
                     overall if agree > 0 else np.inf,
                 )
-            x[:] = 0
+            for i in range(n):
+                out[r, i] = 0
             for c in range(k):
-                x[best_chosen[c]] = 1
-        out[r] = x
+                out[r, best_chosen[c]] = 1
         energies[r] = best_energy
         if agree > 0:
             tol = 1e-9 * (1.0 + abs(best_energy))
@@ -474,7 +507,7 @@ def anneal_reads(
 def polish_states(h, J, G, lo, hi, xs):
     """Steepest-descent swaps from each feasible row of ``xs``; returns states and energies."""
     reads, n = xs.shape
-    out = xs.copy()
+    out = np.zeros((reads, n), np.int8)
     energies = np.empty(reads)
     g = np.empty(n)
     counts = np.empty(G.shape[0], np.int64)
@@ -487,7 +520,8 @@ def polish_states(h, J, G, lo, hi, xs):
         unchosen = np.empty(n - k, np.int64)
         energy = _setup(h, J, G, xs[r], chosen, unchosen, g, counts)
         energies[r] = _descend(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy)
-        out[r, :] = 0
+        for i in range(n):
+            out[r, i] = 0
         for c in range(k):
             out[r, chosen[c]] = 1
     return out, energies
@@ -508,35 +542,6 @@ def _compile_all() -> None:
     polish_states(h, J, G, bounds, bounds, np.array([[1, 1, 0, 0]], np.int8))
 
 
-def _compile_quietly() -> None:
-    try:
-        _compile_all()
-    except Exception:  # noqa: BLE001 - the first real call compiles again and raises there
-        logger.debug("background compile of the kernels failed", exc_info=True)
-
-
-_compiler_lock = threading.Lock()
-_compiler: threading.Thread | None = None
-
-
 def compiled() -> bool:
     """Whether both kernels are ready in this process (compiled or loaded from the cache)."""
     return bool(anneal_reads.signatures and polish_states.signatures)
-
-
-def compile_in_background() -> threading.Thread:
-    """Start compiling the kernels on a daemon thread (once per process) and return it.
-
-    A first call of a kernel while the thread compiles simply waits for it (numba's compiler
-    lock), so results never depend on the timing. The thread holds the GIL for the Python
-    half of numba's work and releases it while LLVM optimises, so it overlaps best with I/O,
-    tokenisation and torch's forward passes.
-    """
-    global _compiler
-    with _compiler_lock:
-        if _compiler is None:
-            _compiler = threading.Thread(
-                target=_compile_quietly, name="qanneal-kernels", daemon=True
-            )
-            _compiler.start()
-        return _compiler

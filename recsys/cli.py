@@ -159,6 +159,9 @@ def run_recommend(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     check_before_loading(config)
+    from qanneal_llm import _precompile
+
+    _precompile.start()  # the solver kernels compile beside the imports (first run only)
     with Progress("recommend", not args.quiet).stage("start", "importing torch and the pipeline"):
         if config.protocol == "warm":
             from recsys.pipelines.recommend import run

@@ -32,18 +32,19 @@ from __future__ import annotations
 import itertools
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import scipy.sparse as sp
 
-from qanneal_llm import _kernels, collaborative_feature_model, slate_model, solve, solve_many
+from qanneal_llm import _precompile, collaborative_feature_model, slate_model, solve, solve_many
 from qanneal_llm._validation import torch_threads
 from qanneal_llm.embeddings import TextEncoder
 from qanneal_llm.ranking import RankingHeadRecommender
 from qanneal_llm.solvers import seed_stream
 from recsys.baselines import ItemKNN, MostPop, dpp_greedy, mmr
 from recsys.metrics import evaluate, topk_from_scores
+from recsys.pipelines import head_cache
 from recsys.pipelines.checks import check_solver, load_head_checkpoint
 from recsys.pipelines.outputs import staged_output
 from recsys.pipelines.progress import Progress
@@ -134,6 +135,16 @@ def user_content(split: Split, item_features: np.ndarray) -> np.ndarray:
     )
 
 
+def _new_head(config: RecommendConfig) -> RankingHeadRecommender:
+    return RankingHeadRecommender(
+        dim=config.dim,
+        loss=config.loss,
+        epochs=config.epochs,
+        seed=config.seed,
+        show_progress=config.show_progress,
+    )
+
+
 def fit_head(split: Split, item_features, config: RecommendConfig) -> RankingHeadRecommender:
     """Train the head on train, early-stopping on valid (the test part is never looked at).
 
@@ -141,20 +152,33 @@ def fit_head(split: Split, item_features, config: RecommendConfig) -> RankingHea
     matrices are small, so extra threads mostly add synchronisation, and on a shared machine
     they oversubscribe the cores.
     """
-    head = RankingHeadRecommender(
-        dim=config.dim,
-        loss=config.loss,
-        epochs=config.epochs,
-        seed=config.seed,
-        show_progress=config.show_progress,
-    )
     with torch_threads(config.torch_threads or None):
-        return head.fit(
+        return _new_head(config).fit(
             split.matrix("train"),
             user_features=user_content(split, item_features),
             item_features=item_features,
             valid=split.matrix("valid"),
         )
+
+
+def _cached_fit_head(split: Split, item_features, config: RecommendConfig):
+    """:func:`fit_head`, or the head an earlier run trained on identical inputs (with
+    ``config.reuse_head``); returns ``(head, source)``."""
+    params = {k: v for k, v in _new_head(config).get_params().items() if k != "show_progress"}
+    key = head_cache.head_key(
+        params,
+        config.torch_threads or None,
+        train=split.matrix("train"),
+        valid=split.matrix("valid"),
+        user_features=user_content(split, item_features),
+        item_features=item_features,
+    )
+    if config.reuse_head and (head := head_cache.load_head(key)) is not None:
+        head.set_params(show_progress=config.show_progress)
+        return head, "cache: trained by an earlier run on identical inputs (--retrain to redo)"
+    head = fit_head(split, item_features, config)
+    head_cache.store_head(key, head)
+    return head, "trained"
 
 
 def candidate_lists(scores: np.ndarray, split: Split, n_candidates: int, part: str = "test"):
@@ -299,9 +323,30 @@ def _executor(config: RecommendConfig):
     return ray_session(None if config.ray == "local" else config.ray)
 
 
+@contextmanager
+def _cancel_on_failure(compiling):
+    """Stop the child compile when the run fails (a finished run has waited for it)."""
+    try:
+        yield
+    except BaseException:
+        if compiling is not None:
+            compiling.cancel()
+        raise
+
+
+def _wait_for_kernels(compiling, progress: Progress) -> None:
+    if compiling is None or not compiling.running():
+        return
+    progress.note(
+        "waiting for the solver kernels to finish compiling (first run after install only:"
+        " about 9 s of one core in all, then cached) ..."
+    )
+    compiling.wait(lambda s: progress.note(f"  still compiling, {s:.0f} s since it started ..."))
+
+
 def _load_or_fit_head(config, split, item_features, head):
     if head is None:
-        return fit_head(split, item_features, config), "trained"
+        return _cached_fit_head(split, item_features, config)
     if (head.n_users_, head.n_items_) != (split.data.n_users, split.data.n_items):
         raise ValueError(
             f"--head {config.head_path} was trained on {head.n_users_} users x"
@@ -348,11 +393,12 @@ def run(
     stage = progress.stage
     with stage("checks", "the encoder's width against --n-features, the solvers, --head"):
         encoder, head = preflight(config, encoder, item_vectors)
-    # A first run after install compiles the solver kernels (~12 s of one core): do it while
-    # the data loads and the texts embed; later runs load numba's cache in a fraction of a second.
-    compiling = _kernels.compile_in_background()
+    # A first run after install compiles the solver kernels (~9 s of one core): a child process
+    # does it while the data loads and the texts embed (the CLI starts it even before torch is
+    # imported); later runs load numba's cache in a fraction of a second.
+    compiling = _precompile.start()
     output = staged_output(config.output, "recommend", ARTEFACTS)
-    with _executor(config) as executor, output as folder:
+    with _cancel_on_failure(compiling), _executor(config) as executor, output as folder:
         started = time.perf_counter()
         with stage("load", f"{config.dataset} ratings, per-user 8:1:1 split"):
             ml, split = load_split(config)
@@ -369,18 +415,13 @@ def run(
                 )
         what = f"keep {config.n_features} of {item_vectors.shape[1]} dims ({config.feature_solver})"
         with stage("feature_selection", what):
-            if compiling.is_alive():
-                progress.note(
-                    "waiting for the solver kernels to finish compiling (first run after"
-                    " install only: 10-15 s of one core in all, then cached) ..."
-                )
-                compiling.join()
+            _wait_for_kernels(compiling, progress)
             feat = select_features(
                 item_vectors, split.matrix("train"), config.n_features, config.feature_solver,
                 config.seed,
             )  # fmt: skip
             selected = np.asarray(feat.indices)
-        with stage("head", f"loading {config.head_path}" if head else "training the ranking head"):
+        with stage("head", f"loading {config.head_path}" if head else "the ranking head"):
             head, head_source = _load_or_fit_head(config, split, item_vectors[:, selected], head)
             head.save(folder / "head.qllm")
         with stage("candidates", f"top {config.n_candidates} unseen items per user"):

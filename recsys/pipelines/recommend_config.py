@@ -65,6 +65,7 @@ class RecommendConfig:
     solver_options: dict = field(default_factory=dict)
     protocol: str = "warm"
     ray: str | None = None
+    reuse_head: bool = True
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the flag to fix for any value a run cannot use."""
@@ -154,6 +155,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add("--loss", default=d.loss, choices=LOSSES)
     add("--epochs", type=positive_int, default=d.epochs)
     add("--head", dest="head_path", help="reuse a head.qllm a previous run wrote, not training")
+    add(
+        "--retrain",
+        dest="reuse_head",
+        action="store_false",
+        help="train the head even when a run on identical inputs cached one",
+    )
     add("--max-users", type=int, default=None, help="slice for quick runs")
     add("--max-items", type=int, default=None, help="slice for quick runs")
     add(
