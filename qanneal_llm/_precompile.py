@@ -46,6 +46,18 @@ class KernelCompile:
         self.process = process
         self.started = time.perf_counter()
 
+    @classmethod
+    def spawn(cls) -> KernelCompile:
+        """A new child compiling into the cache this process's environment names."""
+        code = _CHILD.format(nice=_NICE, parent=_PACKAGE_PARENT)
+        process = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return cls(process)
+
     def running(self) -> bool:
         return self.process.poll() is None
 
@@ -84,12 +96,5 @@ def start() -> KernelCompile | None:
     kernels = sys.modules.get("qanneal_llm._kernels")
     if (kernels is not None and kernels.compiled()) or os.environ.get("NUMBA_DISABLE_JIT") == "1":
         return None
-    code = _CHILD.format(nice=_NICE, parent=_PACKAGE_PARENT)
-    process = subprocess.Popen(
-        [sys.executable, "-c", code],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _started = KernelCompile(process)
+    _started = KernelCompile.spawn()
     return _started

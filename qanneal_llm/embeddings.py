@@ -24,6 +24,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import sys
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -273,6 +274,12 @@ class TextEncoder:
         key = (self._model_id, self.dtype, str(self.device))
         loaded = _LOADED.get(key)
         if loaded is None:
+            if self.show_progress:  # a few seconds of imports and weights: say so first
+                print(
+                    f"loading {self._model_id} ({self.dtype} on {self.device}) ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
             import torch
             from transformers import AutoModel, AutoTokenizer
 

@@ -159,16 +159,20 @@ def run_recommend(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     check_before_loading(config)
-    from qanneal_llm import _precompile
+    from recsys.pipelines.kernel_warmup import KernelWarmup
 
-    _precompile.start()  # the solver kernels compile beside the imports (first run only)
-    with Progress("recommend", not args.quiet).stage("start", "importing torch and the pipeline"):
-        if config.protocol == "warm":
-            from recsys.pipelines.recommend import run
-            from recsys.pipelines.recommend_report import format_summary
-        else:
-            from recsys.coldstart.run import format_summary, run
-    print(format_summary(run(config)))
+    progress = Progress("recommend", not args.quiet)
+    with KernelWarmup(progress):  # the solver kernels compile beside the imports (first run)
+        with progress.stage("start", "importing torch ..."):
+            import torch  # noqa: F401 - the pipeline's largest import, announced on its own
+
+            progress.note("start: importing the pipeline ...")
+            if config.protocol == "warm":
+                from recsys.pipelines.recommend import run
+                from recsys.pipelines.recommend_report import format_summary
+            else:
+                from recsys.coldstart.run import format_summary, run
+        print(format_summary(run(config)))
     return 0
 
 

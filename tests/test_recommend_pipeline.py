@@ -143,3 +143,49 @@ def test_failed_run_leaves_the_previous_results_untouched(small, tmp_path, monke
         rec.run(RecommendConfig(**{**asdict(config), "output": str(out)}), item_vectors=vectors)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["results"]  # no partial folder beside it
+
+
+def test_head_cache_reuses_only_a_head_trained_on_identical_inputs(small, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    config, _, split, vectors = small
+    monkeypatch.setenv("QANNEAL_LLM_CACHE", str(tmp_path))
+    trained = []
+    real_fit = rec.fit_head
+    monkeypatch.setattr(rec, "fit_head", lambda *a, **k: trained.append(1) or real_fit(*a, **k))
+    feats = np.ascontiguousarray(vectors[:, :16])
+    users = np.arange(split.data.n_users)
+
+    first, source = rec._cached_fit_head(split, feats, config)
+    assert source == "trained" and len(trained) == 1
+    again, source = rec._cached_fit_head(split, feats, replace(config, show_progress=True))
+    assert source.startswith("cache") and len(trained) == 1
+    np.testing.assert_array_equal(again.decision_function(users), first.decision_function(users))
+    assert again.history_ == first.history_ and again.best_epoch_ == first.best_epoch_
+
+    # other features, another seed or --retrain: trained again
+    for feats_, config_ in (
+        (feats + np.float32(1e-3), config),
+        (feats, replace(config, seed=1)),
+        (feats, replace(config, reuse_head=False)),
+    ):
+        _, source = rec._cached_fit_head(split, feats_, config_)
+        assert source == "trained"
+    assert len(trained) == 4
+
+    # a damaged entry is reported, dropped and replaced by a retrained head
+    for path in (tmp_path / "heads").glob("*.qllm"):
+        path.write_bytes(path.read_bytes()[:-10])
+    with pytest.warns(RuntimeWarning, match="unusable"):
+        redone, source = rec._cached_fit_head(split, feats, config)
+    assert source == "trained" and len(trained) == 5
+    np.testing.assert_array_equal(redone.decision_function(users), first.decision_function(users))
+
+
+def test_retrain_flag_turns_the_head_cache_off():
+    from recsys.cli import build_parser
+    from recsys.pipelines.recommend_config import config_from_args
+
+    parser = build_parser()
+    assert config_from_args(parser.parse_args(["recommend"])).reuse_head
+    assert not config_from_args(parser.parse_args(["recommend", "--retrain"])).reuse_head

@@ -100,6 +100,13 @@ def run_from_args(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     progress = Progress("portfolio", show=not args.quiet)
     check_inputs(args, config)  # quick and silent: an error is the only line printed
+    from recsys.pipelines.kernel_warmup import KernelWarmup
+
+    with KernelWarmup(progress) as kernels:  # the solver kernels compile beside load and embed
+        return _run(args, config, progress, kernels)
+
+
+def _run(args, config: BacktestConfig, progress: Progress, kernels) -> int:
     source = args.prices_csv or "the S&P 500 set shipped with skfolio"
     with progress.stage("load", f"prices from {source}"):
         data = load_assets(args.prices_csv, args.descriptions)
@@ -120,6 +127,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             embeddings = asset_embeddings(data, encoder)
     what = f"{len(data.tickers)} assets, {config.start}..{config.end}, solver {config.solver}"
     with progress.stage("backtest", what):
+        kernels.wait()
         result = run_backtest(data.prices, embeddings, sectors, config, not args.quiet)
     result.data["source"] = data.source
     with staged_output(args.out, "portfolio", ARTEFACTS) as folder:

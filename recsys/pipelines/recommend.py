@@ -32,12 +32,12 @@ from __future__ import annotations
 import itertools
 import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
 
-from qanneal_llm import _precompile, collaborative_feature_model, slate_model, solve, solve_many
+from qanneal_llm import collaborative_feature_model, slate_model, solve, solve_many
 from qanneal_llm._validation import torch_threads
 from qanneal_llm.embeddings import TextEncoder
 from qanneal_llm.ranking import RankingHeadRecommender
@@ -46,6 +46,7 @@ from recsys.baselines import ItemKNN, MostPop, dpp_greedy, mmr
 from recsys.metrics import evaluate, topk_from_scores
 from recsys.pipelines import head_cache
 from recsys.pipelines.checks import check_solver, load_head_checkpoint
+from recsys.pipelines.kernel_warmup import KernelWarmup
 from recsys.pipelines.outputs import staged_output
 from recsys.pipelines.progress import Progress
 from recsys.pipelines.recommend_config import ARTEFACTS, RecommendConfig, check_before_loading
@@ -323,27 +324,6 @@ def _executor(config: RecommendConfig):
     return ray_session(None if config.ray == "local" else config.ray)
 
 
-@contextmanager
-def _cancel_on_failure(compiling):
-    """Stop the child compile when the run fails (a finished run has waited for it)."""
-    try:
-        yield
-    except BaseException:
-        if compiling is not None:
-            compiling.cancel()
-        raise
-
-
-def _wait_for_kernels(compiling, progress: Progress) -> None:
-    if compiling is None or not compiling.running():
-        return
-    progress.note(
-        "waiting for the solver kernels to finish compiling (first run after install only:"
-        " about 9 s of one core in all, then cached) ..."
-    )
-    compiling.wait(lambda s: progress.note(f"  still compiling, {s:.0f} s since it started ..."))
-
-
 def _load_or_fit_head(config, split, item_features, head):
     if head is None:
         return _cached_fit_head(split, item_features, config)
@@ -393,12 +373,12 @@ def run(
     stage = progress.stage
     with stage("checks", "the encoder's width against --n-features, the solvers, --head"):
         encoder, head = preflight(config, encoder, item_vectors)
-    # A first run after install compiles the solver kernels (~9 s of one core): a child process
+    # A first run after install compiles the solver kernels (~6 s of one core): a child process
     # does it while the data loads and the texts embed (the CLI starts it even before torch is
     # imported); later runs load numba's cache in a fraction of a second.
-    compiling = _precompile.start()
+    kernels = KernelWarmup(progress)
     output = staged_output(config.output, "recommend", ARTEFACTS)
-    with _cancel_on_failure(compiling), _executor(config) as executor, output as folder:
+    with kernels, _executor(config) as executor, output as folder:
         started = time.perf_counter()
         with stage("load", f"{config.dataset} ratings, per-user 8:1:1 split"):
             ml, split = load_split(config)
@@ -415,7 +395,7 @@ def run(
                 )
         what = f"keep {config.n_features} of {item_vectors.shape[1]} dims ({config.feature_solver})"
         with stage("feature_selection", what):
-            _wait_for_kernels(compiling, progress)
+            kernels.wait()
             feat = select_features(
                 item_vectors, split.matrix("train"), config.n_features, config.feature_solver,
                 config.seed,
