@@ -274,15 +274,11 @@ class TextEncoder:
         key = (self._model_id, self.dtype, str(self.device))
         loaded = _LOADED.get(key)
         if loaded is None:
-            if self.show_progress:  # a few seconds of imports and weights: say so first
-                print(
-                    f"loading {self._model_id} ({self.dtype} on {self.device}) ...",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            self._say(f"loading {self._model_id} ({self.dtype} on {self.device}): transformers")
             import torch
             from transformers import AutoModel, AutoTokenizer
 
+            self._say("loading the weights")
             _limit_threads()
             weights = torch.float32 if self.dtype == "int8" else getattr(torch, self.dtype)
             model = AutoModel.from_pretrained(
@@ -296,6 +292,12 @@ class TextEncoder:
         self._loaded = loaded
         self._model, self._tokenizer = loaded.model, loaded.tokenizer
         self._dim = int(loaded.model.config.hidden_size)
+
+    def _say(self, what: str) -> None:
+        """A status line on stderr (with ``show_progress``): loading takes seconds, and the
+        user should see what is happening rather than a silent pause."""
+        if self.show_progress:
+            print(f"{what} ...", file=sys.stderr, flush=True)
 
     def encode(self, texts: Sequence[str], *, executor=None) -> np.ndarray:
         """Embed ``texts``.

@@ -6,6 +6,7 @@ import sys
 import time
 
 import numpy as np
+
 from qanneal_llm import _kernels, _precompile, feature_model, slate_model, solve, solve_many
 from qanneal_llm.qubo.repair import polish
 
