@@ -32,6 +32,7 @@ from qanneal_llm._validation import (
     unit_rows,
 )
 from qanneal_llm.ranking import sample_negatives
+from qanneal_llm.ranking.optimizer import FunctionalAdam
 from recsys.metrics import ranking_metrics, topk_from_scores
 
 __all__ = ["BPRMF", "ItemKNN", "MostPop", "dpp_greedy", "mmr", "rerank"]
@@ -219,7 +220,7 @@ class BPRMF(_Recommender):
         torch.nn.init.xavier_normal_(items_t, generator=gen)
         user_emb = torch.nn.Parameter(users_t.to(device))
         item_emb = torch.nn.Parameter(items_t.to(device))
-        opt = torch.optim.Adam(
+        opt = FunctionalAdam(
             [user_emb, item_emb], lr=float(self.lr), weight_decay=float(self.weight_decay)
         )
 

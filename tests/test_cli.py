@@ -283,3 +283,17 @@ def test_parser_constants_match_the_library():
     from recsys.pipelines.recommend_config import LOSSES as CLI_LOSSES
 
     assert CLI_LOSSES == LOSSES
+
+
+def test_console_main_flushes_runs_atexit_and_keeps_the_exit_code():
+    code = (
+        "import atexit, sys\n"
+        "import recsys.cli as cli\n"
+        "atexit.register(lambda: print('atexit handler ran', file=sys.stderr))\n"
+        "cli.main = lambda: (print('summary line', end=''), 3)[1]\n"
+        "cli.console_main()\n"
+        "print('never reached')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (3, "summary line")
+    assert done.stderr.strip() == "atexit handler ran"

@@ -172,3 +172,43 @@ def test_bad_users_and_k_are_refused(data):
     assert head.n_features_in_ == train.shape[1]
     top = head.predict(np.arange(5), k=5, exclude=train[:5])
     assert not np.any(np.asarray(train[:5].todense())[np.arange(5)[:, None], top])
+
+
+def test_functional_adam_steps_exactly_like_torch_adam():
+    import torch
+
+    from qanneal_llm.ranking.optimizer import FunctionalAdam
+
+    def trained(make_opt):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(7, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+        frozen = net[2].bias
+        frozen.requires_grad_(False)  # a parameter without a gradient is skipped, as by Adam
+        opt = make_opt([p for p in net.parameters()])
+        x = torch.randn(16, 7, generator=torch.Generator().manual_seed(1))
+        for _ in range(25):
+            opt.zero_grad()
+            net(x).pow(2).mean().backward()
+            opt.step()
+        return [p.detach().clone() for p in net.parameters()]
+
+    kw = dict(lr=0.05, weight_decay=1e-3)
+    ours = trained(lambda ps: FunctionalAdam(ps, **kw))
+    theirs = trained(lambda ps: torch.optim.Adam(ps, **kw))
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    assert not torch.equal(ours[0], trained(lambda ps: FunctionalAdam(ps, lr=0.01))[0])
+
+
+def test_training_a_head_never_imports_torch_dynamo():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, scipy.sparse as sp;"
+        "from qanneal_llm.ranking import RankingHeadRecommender;"
+        "X = sp.random(30, 20, density=0.2, format='csr', random_state=0);"
+        "RankingHeadRecommender(dim=4, epochs=2, seed=0).fit(X, valid=X);"
+        "print('torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -21,6 +21,7 @@ from qanneal_llm.ranking.head import RankingHead
 from qanneal_llm.ranking.inputs import content_features, user_rows
 from qanneal_llm.ranking.losses import LOSSES
 from qanneal_llm.ranking.metrics import ndcg_at_k
+from qanneal_llm.ranking.optimizer import FunctionalAdam
 from qanneal_llm.ranking.training import run_epoch
 
 __all__ = ["RankingHeadRecommender"]
@@ -240,7 +241,7 @@ class RankingHeadRecommender(BaseEstimator):
         )
         module.reset_parameters(gen)
         module.to(device)
-        opt = torch.optim.Adam(
+        opt = FunctionalAdam(
             module.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay)
         )
         self.module_, self.n_users_, self.n_items_ = module, n_users, n_items

@@ -11,13 +11,14 @@ import torch
 
 from qanneal_llm.ranking.head import RankingHead
 from qanneal_llm.ranking.losses import bpr_loss, sample_negatives, sampled_softmax_loss
+from qanneal_llm.ranking.optimizer import FunctionalAdam
 
 __all__ = ["batch_loss", "run_epoch"]
 
 
 def run_epoch(
     module: RankingHead,
-    opt: torch.optim.Optimizer,
+    opt: FunctionalAdam,
     indptr: np.ndarray,
     indices: np.ndarray,
     pos_keys: np.ndarray,
@@ -35,7 +36,7 @@ def run_epoch(
     ----------
     module : RankingHead
         Trained in place.
-    opt : torch.optim.Optimizer
+    opt : FunctionalAdam
         Over ``module``'s parameters.
     indptr, indices : ndarray
         The binary users x items training matrix in CSR form, ``indices`` as int64 (converted

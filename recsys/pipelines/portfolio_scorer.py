@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from qanneal_llm import feature_model, solve
 from qanneal_llm._validation import torch_threads
+from qanneal_llm.ranking.optimizer import FunctionalAdam
 
 __all__ = [
     "ensemble_score",
@@ -53,7 +54,7 @@ def train_scorer(X: np.ndarray, y: np.ndarray, config, seed: int):
     xs = torch.tensor(X, dtype=torch.float32)
     z = (y - y.mean(axis=1, keepdims=True)) / (y.std(axis=1, keepdims=True) + 1e-12)
     target = torch.softmax(torch.as_tensor(z, dtype=torch.float32), dim=1)
-    opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+    opt = FunctionalAdam(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     loss = torch.tensor(float("nan"))
     # One thread: the scorer is so small that thread hand-offs cost more than they save.
     with torch_threads(1):
