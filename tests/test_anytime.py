@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from qanneal_llm import solve, solve_many, subset_model
 from qanneal_llm.qubo.repair import kernel_arrays
 from qanneal_llm.solvers import SolverError, UnknownOptionError, preflight, swap_anneal
-from qanneal_llm.solvers.anytime import perturb
+from qanneal_llm.solvers.anytime import crossover, perturb
 from qanneal_llm.solvers.local import TabuBackend
 
 
@@ -113,3 +113,38 @@ def test_perturbation_keeps_cardinality_and_group_bounds(seed, strength):
     y = perturb(x, strength, G, lo, hi, rng)
     assert y.sum() == model.k and model.is_feasible(y)
     assert np.count_nonzero(x != y) <= 2 * strength
+
+
+@given(st.integers(0, 10_000), st.booleans())
+@settings(max_examples=40, deadline=None)
+def test_crossover_keeps_what_both_parents_chose_and_every_bound(seed, groups):
+    model = diversity_instance(30, 9, seed % 5, groups=groups)
+    rng = np.random.default_rng(seed)
+    a = solve(model, seed=seed, num_sweeps=2, local_search=False).x.astype(np.int8)
+    b = solve(model, seed=seed + 1, num_sweeps=2, local_search=False).x.astype(np.int8)
+    child = crossover(model, a, b, rng)
+    assert child.sum() == model.k and model.is_feasible(child)
+    if not groups:  # a repair may move any candidate; without groups the backbone stays
+        assert np.all(child[(a == 1) & (b == 1)] == 1)
+        assert np.all(child[(a == 0) & (b == 0)] == 0)
+
+
+def test_anytime_crosses_distinct_elite_states_only():
+    # integer weights: a rugged problem whose rounds end in many distinct local optima
+    rng = np.random.default_rng(0)
+    w = np.triu(rng.integers(0, 11, size=(150, 150)), 1).astype(float)
+    info = solve(subset_model(np.zeros(150), -(w + w.T), 30), seed=1, time_limit=0.3).info
+    assert 0 < info["crossovers"] < info["restarts"]
+    # an easy problem: every round ends in the same optimum, nothing distinct to cross
+    info = solve(diversity_instance(120, 20, 7), seed=1, time_limit=0.2).info
+    assert info["crossovers"] == 0 and info["restarts"] > 10
+
+
+def test_default_tabu_stall_grows_with_the_smaller_side_of_the_swaps():
+    from qanneal_llm.solvers.swap_annealer import plan_anneal
+
+    small, large = diversity_instance(60, 10, 0), diversity_instance(400, 300, 0)
+    assert plan_anneal(small, seed=0).tabu_stall == 100
+    plan = plan_anneal(large, seed=0)
+    assert plan.tabu_stall == 200 and plan.tabu_iterations >= 400
+    assert plan_anneal(large, seed=0, tabu_stall=30).tabu_stall == 30

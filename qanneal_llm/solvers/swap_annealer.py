@@ -58,7 +58,7 @@ def plan_anneal(
     seed: int | None = None,
     local_search: bool = True,
     tabu_iterations: int | None = None,
-    tabu_stall: int | None = 100,
+    tabu_stall: int | str | None = "auto",
     initial_states: np.ndarray | None = None,
     time_limit: float | None = None,
 ) -> AnnealPlan:
@@ -105,8 +105,10 @@ def plan_anneal(
         x0 = feasible_start(model, rng)[None]
     else:
         x0 = np.zeros((0, model.n), dtype=np.int8)
+    if tabu_stall == "auto":
+        tabu_stall = auto_tabu_stall(model.n, model.k)
     if tabu_iterations is None:
-        tabu_iterations = max(200, model.n)
+        tabu_iterations = max(200, model.n, 2 * (tabu_stall or 0))
     return AnnealPlan(
         model=model,
         arrays=kernel_arrays(model),
@@ -120,6 +122,15 @@ def plan_anneal(
         tabu_stall=int(tabu_iterations if tabu_stall is None else tabu_stall),
         time_limit=time_limit,
     )
+
+
+def auto_tabu_stall(n: int, k: int) -> int:
+    """The default ``tabu_stall``: 100 steps, or twice the smaller side of the swap
+    neighbourhood (``min(k, n - k)``) up to 1,000. A slate of 10 keeps the fast 100; rugged
+    selections of hundreds (maximum diversity with integer weights) need a tabu walk long
+    enough to cross their plateaus (``benchmarks/RESULTS.md``, tuned on other seeds than
+    ``benchmarks/hard.py``'s)."""
+    return max(100, min(1000, 2 * min(k, n - k)))
 
 
 def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -180,7 +191,8 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
     the median uphill swap half the time to a cold end that accepts a small one 1% of the time
     (``beta_range`` overrides). With ``local_search`` (default on) it then descends by the best
     improving swap and runs swap tabu search for up to ``tabu_iterations`` steps (default
-    ``max(200, n)``), stopping after ``tabu_stall`` steps without a new best (default 100).
+    ``max(200, n, 2 * tabu_stall)``), stopping after ``tabu_stall`` steps without a new best
+    (default ``"auto"``: :func:`auto_tabu_stall`, 100 for small selections).
     Reads restart until ``agree`` of them (default 3) reach the same best energy, at most
     ``num_reads`` (default 16): easy problems cost three reads, rugged ones get more.
     ``time_limit`` (seconds) then keeps searching by iterated tabu search until the limit
