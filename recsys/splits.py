@@ -19,7 +19,7 @@ so the same seed gives a different but statistically equivalent split.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -141,10 +141,14 @@ class Split:
     data: InteractionData
     seed: int
     ratios: tuple[float, float, float]
+    _matrices: dict = field(default_factory=dict, init=False, repr=False)
 
     def matrix(self, part: str) -> sp.csr_matrix:
-        """Binary interaction matrix of ``"train"``, ``"valid"`` or ``"test"``."""
-        return self.data.matrix(self._part(part))
+        """Binary interaction matrix of ``"train"``, ``"valid"`` or ``"test"`` (a copy: built
+        once per part, since a run asks for each a few dozen times)."""
+        if part not in self._matrices:
+            self._matrices[part] = self.data.matrix(self._part(part))
+        return self._matrices[part].copy()
 
     def seen(self, part: str = "test") -> sp.csr_matrix:
         """Items to mask when ranking for ``part``: train for valid, train + valid for test.
