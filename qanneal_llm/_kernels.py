@@ -6,12 +6,16 @@ either. Each swap is priced in O(1) from the local field ``g = h + J x``; only a
 costs O(n) to update the field. The loops are compiled with numba and release the GIL, so threads
 can run many problems at once.
 
-Compiling them takes 10-15 s of one core on the first call after an install; numba then keeps
+Compiling them takes about 6 s of one core on the first call after an install; numba then keeps
 the machine code in its cache (``__pycache__`` beside this file, or ``NUMBA_CACHE_DIR``), and
-later processes load it in well under a second. Each kernel is compiled for one signature only
-(:func:`~qanneal_llm.qubo.repair.kernel_arrays` fixes the dtypes), and a pipeline can have a
-child process compile it while it loads data and embeds texts (:mod:`qanneal_llm._precompile`),
-so a first run overlaps the compile with work it does anyway instead of pausing for it.
+later processes load it in well under a second. That 6 s is why the loops copy, fill and
+allocate element by element (``np.empty`` and a loop, never ``a[:] = b``, ``np.zeros``,
+``np.arange`` or ``np.sort``): numba compiles each of those library routines separately for
+every type it meets, and they had made the compile 10 s. Each kernel is compiled for one
+signature only (:func:`~qanneal_llm.qubo.repair.kernel_arrays` fixes the dtypes), and a pipeline
+can have a child process compile it while it loads data and embeds texts
+(:mod:`qanneal_llm._precompile`), so a first run overlaps the compile with work it does anyway
+instead of pausing for it.
 """
 
 from __future__ import annotations
@@ -140,7 +144,9 @@ def _best_swap(J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, 
 @njit(cache=True, nogil=True)
 def _descend(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy):
     """Steepest descent over all swaps until none improves; returns the final energy."""
-    never = np.zeros(g.shape[0], np.int64)
+    never = np.empty(g.shape[0], np.int64)
+    for t in range(g.shape[0]):
+        never[t] = 0
     while True:
         best, ba, bb = _best_swap(
             J, jmax, g, counts, G, lo, hi, chosen, unchosen, never, 1, -np.inf
@@ -178,7 +184,9 @@ def _tabu(
     optimal as often within noise, benchmarks/batch_slates.py)."""
     k = chosen.shape[0]
     nu = unchosen.shape[0]
-    tabu_until = np.zeros(g.shape[0], np.int64)
+    tabu_until = np.empty(g.shape[0], np.int64)
+    for t in range(g.shape[0]):
+        tabu_until[t] = 0
     tenure_out = min(nu - 1, 7)
     tenure_in = min(k - 1, 3)
     best_energy = energy
@@ -253,7 +261,7 @@ def swap_delta_scale(h, J, x):
     chosen = np.empty(k, np.int64)
     unchosen = np.empty(n - k, np.int64)
     g = np.empty(n)
-    _setup(h, J, np.zeros((0, n), np.int64), x, chosen, unchosen, g, np.empty(0, np.int64))
+    _setup(h, J, np.empty((0, n), np.int64), x, chosen, unchosen, g, np.empty(0, np.int64))
     deltas = np.empty(k * (n - k))
     m = 0
     for i in chosen:
@@ -298,7 +306,9 @@ def _select(a, m, rank):
 @njit(cache=True, nogil=True)
 def _random_subset(rng, n, k, x):
     """A uniform random k-subset into ``x`` (partial Fisher-Yates)."""
-    perm = np.arange(n)
+    perm = np.empty(n, np.int64)
+    for i in range(n):
+        perm[i] = i
     for i in range(n):
         x[i] = 0
     for c in range(k):
@@ -319,9 +329,13 @@ def _feasible_subset(rng, G, lo, hi, k, x, attempts):
     """
     n = x.shape[0]
     m = G.shape[0]
-    order = np.arange(n)
-    group_order = np.arange(m)
-    counts = np.zeros(m, np.int64)
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[i] = i
+    group_order = np.empty(m, np.int64)
+    for q in range(m):
+        group_order[q] = q
+    counts = np.empty(m, np.int64)
     for _ in range(attempts):
         for c in range(n - 1):
             t = c + _randint(rng, n - c)
@@ -395,7 +409,7 @@ def anneal_reads(
     n = h.shape[0]
     max_reads = seeds.shape[0]
     nu = n - k
-    out = np.zeros((max_reads, n), np.int8)
+    out = np.empty((max_reads, n), np.int8)  # every returned row is written in full
     energies = np.empty(max_reads)
     chosen = np.empty(k, np.int64)
     unchosen = np.empty(nu, np.int64)
@@ -403,7 +417,7 @@ def anneal_reads(
     g = np.empty(n)
     counts = np.empty(G.shape[0], np.int64)
     jmax = _row_max(J)
-    start = np.zeros(n, np.int8)
+    start = np.empty(n, np.int8)
     hot = beta_range[0]
     cold = beta_range[1]
     betas = np.empty(num_sweeps)
@@ -507,7 +521,7 @@ def anneal_reads(
 def polish_states(h, J, G, lo, hi, xs):
     """Steepest-descent swaps from each feasible row of ``xs``; returns states and energies."""
     reads, n = xs.shape
-    out = np.zeros((reads, n), np.int8)
+    out = np.empty((reads, n), np.int8)
     energies = np.empty(reads)
     g = np.empty(n)
     counts = np.empty(G.shape[0], np.int64)
