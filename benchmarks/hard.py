@@ -20,7 +20,7 @@ model and of a default solve (the kernels add O(n) more).
 
     python benchmarks/hard.py --quick                      # n = 500 only, 1 s limits (minutes)
     python benchmarks/hard.py --sizes 500,1000 --limits 0.1,1,10
-    python benchmarks/hard.py                              # everything (long)
+    python benchmarks/hard.py                              # everything (~40 min quiet)
 
 Writes ``benchmarks/results/hard.json`` and ``benchmarks/results/hard_curves.png``.
 """
@@ -208,6 +208,12 @@ def main(argv=None):
         help="n = 500, limits 0.1,1, gurobi 10 s, neal 10x at n = 500 only",
     )
     parser.add_argument("--anneal-only", action="store_true", help="skip neal, tabu, gurobi")
+    parser.add_argument(
+        "--neal-10x-max-n",
+        type=int,
+        default=1000,
+        help="largest n for neal's 10x sweeps (minutes per run past it; --quick: 500)",
+    )
     parser.add_argument("--kinds", default="mdp-euclid,mdp-int,features,slates")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/hard.json")
@@ -235,7 +241,7 @@ def main(argv=None):
             limits,
             args.gurobi_limit,
             args.seed,
-            500 if args.quick else NEAL_MAX_N,
+            min(args.neal_10x_max_n, 500) if args.quick else args.neal_10x_max_n,
             others=not args.anneal_only,
         )
         row = {"kind": kind, "n": n, "k": k, **extra, "reference": reference, "runs": runs}

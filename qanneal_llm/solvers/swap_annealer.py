@@ -126,11 +126,11 @@ def plan_anneal(
 
 def auto_tabu_stall(n: int, k: int) -> int:
     """The default ``tabu_stall``: 100 steps, or twice the smaller side of the swap
-    neighbourhood (``min(k, n - k)``) up to 1,000. A slate of 10 keeps the fast 100; rugged
+    neighbourhood (``min(k, n - k)``) up to 500. A slate of 10 keeps the fast 100; rugged
     selections of hundreds (maximum diversity with integer weights) need a tabu walk long
     enough to cross their plateaus (``benchmarks/RESULTS.md``, tuned on other seeds than
     ``benchmarks/hard.py``'s)."""
-    return max(100, min(1000, 2 * min(k, n - k)))
+    return max(100, min(500, 2 * min(k, n - k)))
 
 
 def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
