@@ -138,10 +138,17 @@ def strength_table(args) -> list[dict]:
 def batch_vs_neal(models, seed, n_certify):
     """``solve_many`` and the neal loop on ``models``, and gurobi's certified optima of a
     random sample of ``n_certify`` of them: ``(ours_seconds, ours_objectives, neal_seconds,
-    neal_objectives, neal_feasible, {user: certified optimum})``."""
-    t = time.perf_counter()
-    ours = solve_many(models, seed=seed)
-    ours_s = time.perf_counter() - t
+    neal_objectives, neal_feasible, {user: certified optimum})``. Ours is timed three times
+    (the same answers each time) and its median kept: a sub-second batch on a shared machine
+    is easily caught by another process's burst, where the neal loop's 10+ s average it out."""
+    times, answers = [], []
+    for _ in range(3):
+        t = time.perf_counter()
+        ours = solve_many(models, seed=seed)
+        times.append(time.perf_counter() - t)
+        answers.append([r.ids for r in ours])
+    assert answers[0] == answers[1] == answers[2], "solve_many is not reproducible"
+    ours_s = float(np.median(times))
     ours_obj = np.array([r.objective for r in ours])
     neal_s, neal_obj, neal_ok = neal_loop(models, seed)
     rng = np.random.default_rng(seed)
