@@ -148,3 +148,21 @@ def test_default_tabu_stall_grows_with_the_smaller_side_of_the_swaps():
     plan = plan_anneal(large, seed=0)
     assert plan.tabu_stall == 200 and plan.tabu_iterations >= 400
     assert plan_anneal(large, seed=0, tabu_stall=30).tabu_stall == 30
+
+
+def test_default_adds_memetic_rounds_only_when_the_reads_never_agree():
+    rng = np.random.default_rng(3)
+    w = np.triu(rng.integers(0, 11, size=(200, 200)), 1).astype(float)
+    rugged = subset_model(np.zeros(200), -(w + w.T), 40)
+    states, objectives, info = swap_anneal(rugged, seed=5, num_reads=6)
+    assert info["reads"] == 6 and info["rounds"] == 6  # never agreed: one round per read
+    assert len(states) in (6, 7) and rugged.feasible_rows(states).all()
+    np.testing.assert_allclose(objectives, rugged.objective(states))
+    kernel_only, kernel_objectives, _ = swap_anneal(rugged, seed=5, num_reads=6, agree=0)
+    np.testing.assert_array_equal(states[:6], kernel_only)  # the same reads, then the rounds
+    assert objectives.min() <= kernel_objectives.min()
+    # a time limit reruns those rounds first (same seeds), so it ends no worse
+    anytime = solve(rugged, seed=5, num_reads=6, time_limit=0.5)
+    assert anytime.objective <= objectives.min() + 1e-9 * abs(objectives.min())
+    easy = swap_anneal(diversity_instance(80, 10, 5), seed=2)[2]
+    assert easy["reads"] < easy["max_reads"] and "rounds" not in easy

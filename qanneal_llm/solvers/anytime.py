@@ -88,9 +88,7 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
     deadline = start + plan.time_limit
     model = plan.model
     h, J, G, lo, hi = plan.arrays
-    n, k = model.n, model.k
-    tabu_iterations = plan.tabu_iterations or max(200, n)
-    round_stall = max(plan.tabu_stall, ROUND_STALL)
+    k = model.k
 
     def kernel(x0, beta, sweeps, seed, iterations, stall=plan.tabu_stall):
         return _kernels.anneal_reads(
@@ -134,47 +132,14 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
             break
     reads = len(states)
 
-    # Phase 2: iterated tabu search from the best or from a crossover of two elite states,
-    # with fresh reads when it stalls.
-    rng = np.random.default_rng([int(s) for s in plan.seeds])
-    best = states[int(np.argmin(energies))].copy()
-    best_energy = float(min(energies))
-    elite: list = []
-    for x, e in zip(states, energies, strict=True):
-        _keep_elite(elite, x.copy(), float(e))
-    polish_beta = np.ones(2)
-    rounds = fresh = crossovers = improvements = stalled = 0
-    max_strength = max(1, min(k, n - k))
-    strength_cap = min(max_strength, max(2, math.ceil(0.1 * max_strength)))
-    while 0 < k < n and (rounds == 0 or time.perf_counter() < deadline):
-        rounds += 1
-        seed = int(rng.integers(0, 2**31 - 1))
-        if stalled and stalled % RESTART_AFTER == 0:
-            fresh += 1
-            st, en, _, _ = kernel(
-                plan.x0[:0], beta, plan.num_sweeps, seed, tabu_iterations, round_stall
-            )
-        else:
-            if len(elite) >= 2 and rng.random() < CROSSOVER:
-                crossovers += 1
-                a, b = rng.choice(len(elite), size=2, replace=False)
-                x0 = crossover(model, elite[a][0], elite[b][0], rng)
-            else:
-                strength = int(rng.integers(1, strength_cap + 1))
-                x0 = perturb(best, strength, G, lo, hi, rng)
-            st, en, _, _ = kernel(x0[None], polish_beta, 0, seed, tabu_iterations, round_stall)
-        _keep_elite(elite, st[0].copy(), float(en[0]))
-        if en[0] < best_energy - 1e-9 * (1.0 + abs(best_energy)):
-            best, best_energy = st[0].copy(), float(en[0])
-            time_to_best = time.perf_counter() - start
-            trace.append((time_to_best, best_energy + model.offset))
-            improvements += 1
-            stalled = 0
-        else:
-            stalled += 1
-    if improvements:
+    # Phase 2: memetic iterated tabu search until the limit.
+    best, best_energy, stats = improve(
+        plan, states, energies, beta, start=start, deadline=deadline, trace=trace
+    )
+    if stats["improvements"]:
         states.append(best)
         energies.append(best_energy)
+        time_to_best = stats["time_to_best"]
     info = {
         "reads": reads,
         "max_reads": len(plan.seeds),
@@ -185,14 +150,88 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
         "beta_range": (float(beta[0]), float(beta[1])),
         "time_limit": plan.time_limit,
         "time_to_best": time_to_best,
-        "restarts": rounds,
-        "fresh_reads": fresh,
-        "crossovers": crossovers,
-        "improvements": improvements,
+        "restarts": stats["rounds"],
+        "fresh_reads": stats["fresh_reads"],
+        "crossovers": stats["crossovers"],
+        "improvements": stats["improvements"],
         "trace": trace,
         "anneal_seconds": time.perf_counter() - start,
     }
     return np.stack(states), np.asarray(energies) + model.offset, info
+
+
+def improve(plan, states, energies, beta, *, start, deadline=None, rounds=None, trace=None):
+    """Memetic iterated tabu search from the states found so far, until ``deadline`` (a
+    ``time.perf_counter()`` value) or for ``rounds`` rounds: ``(best, best_energy, stats)``.
+
+    Each round starts either from the best selection perturbed by a few random feasible swaps
+    or from a crossover of two elite states, and runs descent + swap tabu search; after
+    ``RESTART_AFTER`` rounds without progress a fresh annealing read replaces one. At least
+    one round runs. ``energies`` exclude the model offset; ``trace`` (if given) gets the
+    ``(seconds since start, objective)`` of every new best.
+    """
+    model = plan.model
+    h, J, G, lo, hi = plan.arrays
+    n, k = model.n, model.k
+    tabu_iterations = plan.tabu_iterations or max(200, n)
+    round_stall = max(plan.tabu_stall, ROUND_STALL)
+
+    def kernel(x0, b, sweeps, seed):
+        return _kernels.anneal_reads(
+            h, J, G, lo, hi, k, x0, b, sweeps, np.array([seed], np.int64), 0, True,
+            tabu_iterations, round_stall,
+        )  # fmt: skip
+
+    rng = np.random.default_rng([int(s) for s in plan.seeds])
+    best = states[int(np.argmin(energies))].copy()
+    best_energy = float(min(energies))
+    time_to_best = None
+    elite: list = []
+    for x, e in zip(states, energies, strict=True):
+        _keep_elite(elite, x.copy(), float(e))
+    polish_beta = np.ones(2)
+    done = fresh = crossovers = improvements = stalled = 0
+    max_strength = max(1, min(k, n - k))
+    strength_cap = min(max_strength, max(2, math.ceil(0.1 * max_strength)))
+    while 0 < k < n and (
+        done == 0
+        or (
+            (deadline is None or time.perf_counter() < deadline)
+            and (rounds is None or done < rounds)
+        )
+    ):
+        done += 1
+        seed = int(rng.integers(0, 2**31 - 1))
+        if stalled and stalled % RESTART_AFTER == 0:
+            fresh += 1
+            st, en, _, _ = kernel(plan.x0[:0], beta, plan.num_sweeps, seed)
+        else:
+            if len(elite) >= 2 and rng.random() < CROSSOVER:
+                crossovers += 1
+                a, b = rng.choice(len(elite), size=2, replace=False)
+                x0 = crossover(model, elite[a][0], elite[b][0], rng)
+            else:
+                strength = int(rng.integers(1, strength_cap + 1))
+                x0 = perturb(best, strength, G, lo, hi, rng)
+            st, en, _, _ = kernel(x0[None], polish_beta, 0, seed)
+        _keep_elite(elite, st[0].copy(), float(en[0]))
+        if en[0] < best_energy - 1e-9 * (1.0 + abs(best_energy)):
+            best, best_energy = st[0].copy(), float(en[0])
+            time_to_best = time.perf_counter() - start
+            if trace is not None:
+                trace.append((time_to_best, best_energy + model.offset))
+            improvements += 1
+            stalled = 0
+        else:
+            stalled += 1
+    stats = {
+        "rounds": done,
+        "fresh_reads": fresh,
+        "crossovers": crossovers,
+        "improvements": improvements,
+        "time_to_best": time_to_best,
+    }
+    return best, best_energy, stats
 
 
 def perturb(x, strength, G, lo, hi, rng) -> np.ndarray:

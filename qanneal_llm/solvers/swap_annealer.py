@@ -26,7 +26,7 @@ import numpy as np
 from qanneal_llm import _kernels
 from qanneal_llm.qubo.model import SubsetModel, subset_model
 from qanneal_llm.qubo.repair import feasible_start, kernel_arrays
-from qanneal_llm.solvers.anytime import check_time_limit, run_anytime
+from qanneal_llm.solvers.anytime import check_time_limit, improve, run_anytime
 from qanneal_llm.solvers.base import check_options
 
 
@@ -170,6 +170,23 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         plan.tabu_iterations,
         plan.tabu_stall,
     )
+    extra = {}
+    tol = 1e-9 * (1.0 + abs(energies.min()))
+    if (
+        plan.local_search
+        and plan.agree > 0
+        and np.count_nonzero(energies <= energies.min() + tol) < plan.agree
+    ):
+        # a rugged problem: the reads never agreed, so as many rounds of memetic tabu search
+        # as reads allowed (the first rounds of a time_limit search, with the same seeds)
+        best, best_energy, stats = improve(
+            plan, list(states), list(energies), np.array([hot, cold]), start=start,
+            rounds=len(plan.seeds),
+        )  # fmt: skip
+        if stats["improvements"]:
+            states = np.vstack([states, best[None]])
+            energies = np.append(energies, best_energy)
+        extra = {"rounds": stats["rounds"], "improvements": stats["improvements"]}
     info = {
         "reads": len(states),
         "max_reads": len(plan.seeds),
@@ -179,6 +196,7 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         "tabu_stall": plan.tabu_stall,
         "beta_range": (float(hot), float(cold)),
         "anneal_seconds": time.perf_counter() - start,
+        **extra,
     }
     return states, energies + plan.model.offset, info
 
@@ -194,7 +212,9 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
     ``max(200, n, 2 * tabu_stall)``), stopping after ``tabu_stall`` steps without a new best
     (default ``"auto"``: :func:`auto_tabu_stall`, 100 for small selections).
     Reads restart until ``agree`` of them (default 3) reach the same best energy, at most
-    ``num_reads`` (default 16): easy problems cost three reads, rugged ones get more.
+    ``num_reads`` (default 16): easy problems cost three reads, rugged ones get more, and when
+    even those never agree, ``num_reads`` rounds of memetic tabu search follow
+    (:func:`~qanneal_llm.solvers.anytime.improve`; ``info["rounds"]``).
     ``time_limit`` (seconds) then keeps searching by iterated tabu search until the limit
     and reports ``time_to_best`` and ``restarts`` (:mod:`~qanneal_llm.solvers.anytime`).
     Annealing finds the region, tabu search closes the last fraction of a percent
