@@ -253,23 +253,6 @@ def perturb(x, strength, G, lo, hi, rng) -> np.ndarray:
     return x
 
 
-def _pool_add(pool, x, energy, size):
-    for y, e in pool:
-        if abs(e - energy) <= 1e-9 * (1.0 + abs(energy)) and np.array_equal(x, y):
-            return
-    pool.append((x, energy))
-    pool.sort(key=lambda t: t[1])
-    del pool[size:]
-
-
-def _crossover(a, b, k, rng):
-    child = (a & b).astype(np.int8)
-    rest = np.flatnonzero((a | b) & ~(a & b))
-    need = k - int(child.sum())
-    child[rng.choice(rest, size=need, replace=False)] = 1
-    return child
-
-
 def crossover(model, a, b, rng) -> np.ndarray:
     """A child of two selections: every candidate both chose, the rest drawn at random from
     those only one chose (the backbone crossover of memetic maximum-diversity search), made
