@@ -34,6 +34,7 @@ def __getattr__(name: str):
         return ColdStartFeatures
     raise AttributeError(f"module 'qanneal_llm' has no attribute {name!r}")
 
+
 __all__ = [
     "ColdStartFeatures",
     "InfeasibleModelError",

@@ -31,7 +31,7 @@ __all__ = ["KernelCompile", "start"]
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[1])
 _CHILD = (
     "import os, sys\n"
-    "os.nice({nice}) if hasattr(os, \"nice\") else None\n"
+    'os.nice({nice}) if hasattr(os, "nice") else None\n'
     "sys.path.insert(0, {parent!r})\n"
     "from qanneal_llm._kernels import _compile_all\n"
     "_compile_all()\n"
