@@ -6,9 +6,9 @@ either. Each swap is priced in O(1) from the local field ``g = h + J x``; only a
 costs O(n) to update the field. The loops are compiled with numba and release the GIL, so threads
 can run many problems at once.
 
-Compiling them takes about 6 s of one core on the first call after an install; numba then keeps
+Compiling them takes about 7 s of one core on the first call after an install; numba then keeps
 the machine code in its cache (``__pycache__`` beside this file, or ``NUMBA_CACHE_DIR``), and
-later processes load it in well under a second. That 6 s is why the loops copy, fill and
+later processes load it in well under a second. That is why the loops copy, fill and
 allocate element by element (``np.empty`` and a loop, never ``a[:] = b``, ``np.zeros``,
 ``np.arange`` or ``np.sort``): numba compiles each of those library routines separately for
 every type it meets, and they had made the compile 10 s. Each kernel is compiled for one
@@ -75,6 +75,21 @@ def _apply_swap(J, g, counts, G, chosen, unchosen, a, b):
         counts[q] += G[q, j] - G[q, i]
     chosen[a] = j
     unchosen[b] = i
+
+
+@njit(cache=True, nogil=True)
+def _copy_into(dst, src):
+    for t in range(src.shape[0]):
+        dst[t] = src[t]
+
+
+@njit(cache=True, nogil=True)
+def _write_state(row, chosen):
+    """The 0/1 state with exactly ``chosen`` set, into ``row``."""
+    for i in range(row.shape[0]):
+        row[i] = 0
+    for c in range(chosen.shape[0]):
+        row[chosen[c]] = 1
 
 
 @njit(cache=True, nogil=True)
@@ -190,8 +205,7 @@ def _tabu(
     tenure_out = min(nu - 1, 7)
     tenure_in = min(k - 1, 3)
     best_energy = energy
-    for c in range(k):
-        best_chosen[c] = chosen[c]
+    _copy_into(best_chosen, chosen)
     last_improvement = 0
     tol = 1e-9 * (1.0 + abs(target)) if target < np.inf else 0.0
     for it in range(1, iterations + 1):
@@ -216,8 +230,7 @@ def _tabu(
         tabu_until[j] = it + tenure_in
         if energy < best_energy - 1e-12:
             best_energy = energy
-            for c in range(k):
-                best_chosen[c] = chosen[c]
+            _copy_into(best_chosen, chosen)
             last_improvement = it
     return best_energy
 
@@ -278,7 +291,7 @@ def swap_delta_scale(h, J, x):
 @njit(cache=True, nogil=True)
 def _select(a, m, rank):
     """The ``rank``-th smallest of ``a[:m]`` (Hoare's quickselect, middle pivot; reorders
-    ``a``). np.sort would do, but its compiled quicksort costs ~1.5 s of a first run."""
+    ``a``). np.sort would do, but compiling its quicksort cost a first run about 1.2 s."""
     lo = 0
     hi = m - 1
     while lo < hi:
@@ -449,8 +462,7 @@ def anneal_reads(
                 betas[s] = hot * (cold / hot) ** frac
         energy = _setup(h, J, G, start, chosen, unchosen, g, counts)
         best_energy = energy
-        for c in range(k):
-            best_chosen[c] = chosen[c]
+        _copy_into(best_chosen, chosen)
         if nu > 0 and k > 0:
             for s in range(num_sweeps):
                 beta = betas[s]
@@ -468,18 +480,13 @@ def anneal_reads(
                     energy += d
                     if energy < best_energy:
                         best_energy = energy
-                        for c in range(k):
-                            best_chosen[c] = chosen[c]
-        for i in range(n):
-            out[r, i] = 0
-        for c in range(k):
-            out[r, best_chosen[c]] = 1
+                        _copy_into(best_chosen, chosen)
+        _write_state(out[r], best_chosen)
         if polish and nu > 0 and k > 0:
             energy = _setup(h, J, G, out[r], chosen, unchosen, g, counts)
             energy = _descend(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy)
             best_energy = energy
-            for c in range(k):
-                best_chosen[c] = chosen[c]
+            _copy_into(best_chosen, chosen)
             if tabu_iterations > 0:
                 best_energy = _tabu(
                     J,
@@ -498,10 +505,7 @@ def anneal_reads(
                     rng,
                     overall if agree > 0 else np.inf,
                 )
-            for i in range(n):
-                out[r, i] = 0
-            for c in range(k):
-                out[r, best_chosen[c]] = 1
+            _write_state(out[r], best_chosen)
         energies[r] = best_energy
         if agree > 0:
             tol = 1e-9 * (1.0 + abs(best_energy))
@@ -534,10 +538,7 @@ def polish_states(h, J, G, lo, hi, xs):
         unchosen = np.empty(n - k, np.int64)
         energy = _setup(h, J, G, xs[r], chosen, unchosen, g, counts)
         energies[r] = _descend(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy)
-        for i in range(n):
-            out[r, i] = 0
-        for c in range(k):
-            out[r, chosen[c]] = 1
+        _write_state(out[r], chosen)
     return out, energies
 
 
