@@ -151,8 +151,8 @@ def test_head_cache_reuses_only_a_head_trained_on_identical_inputs(small, tmp_pa
     config, _, split, vectors = small
     monkeypatch.setenv("QANNEAL_LLM_CACHE", str(tmp_path))
     trained = []
-    real_fit = rec.fit_head
-    monkeypatch.setattr(rec, "fit_head", lambda *a, **k: trained.append(1) or real_fit(*a, **k))
+    real_fit = rec._fit
+    monkeypatch.setattr(rec, "_fit", lambda *a, **k: trained.append(1) or real_fit(*a, **k))
     feats = np.ascontiguousarray(vectors[:, :16])
     users = np.arange(split.data.n_users)
 

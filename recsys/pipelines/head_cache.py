@@ -14,6 +14,7 @@ when read); a damaged one is reported, dropped and retrained. ``--retrain`` igno
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -28,6 +29,7 @@ from qanneal_llm.storage import CorruptFileError, cache_root
 __all__ = ["head_key", "load_head", "store_head"]
 
 
+@functools.cache
 def _ranking_source_digest() -> str:
     import qanneal_llm.ranking as ranking
 

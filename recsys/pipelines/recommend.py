@@ -146,6 +146,25 @@ def _new_head(config: RecommendConfig) -> RankingHeadRecommender:
     )
 
 
+def _head_inputs(split: Split, item_features) -> dict:
+    return dict(
+        train=split.matrix("train"),
+        valid=split.matrix("valid"),
+        user_features=user_content(split, item_features),
+        item_features=item_features,
+    )
+
+
+def _fit(config: RecommendConfig, inputs: dict) -> RankingHeadRecommender:
+    with torch_threads(config.torch_threads or None):
+        return _new_head(config).fit(
+            inputs["train"],
+            user_features=inputs["user_features"],
+            item_features=inputs["item_features"],
+            valid=inputs["valid"],
+        )
+
+
 def fit_head(split: Split, item_features, config: RecommendConfig) -> RankingHeadRecommender:
     """Train the head on train, early-stopping on valid (the test part is never looked at).
 
@@ -153,31 +172,19 @@ def fit_head(split: Split, item_features, config: RecommendConfig) -> RankingHea
     matrices are small, so extra threads mostly add synchronisation, and on a shared machine
     they oversubscribe the cores.
     """
-    with torch_threads(config.torch_threads or None):
-        return _new_head(config).fit(
-            split.matrix("train"),
-            user_features=user_content(split, item_features),
-            item_features=item_features,
-            valid=split.matrix("valid"),
-        )
+    return _fit(config, _head_inputs(split, item_features))
 
 
 def _cached_fit_head(split: Split, item_features, config: RecommendConfig):
     """:func:`fit_head`, or the head an earlier run trained on identical inputs (with
     ``config.reuse_head``); returns ``(head, source)``."""
+    inputs = _head_inputs(split, item_features)
     params = {k: v for k, v in _new_head(config).get_params().items() if k != "show_progress"}
-    key = head_cache.head_key(
-        params,
-        config.torch_threads or None,
-        train=split.matrix("train"),
-        valid=split.matrix("valid"),
-        user_features=user_content(split, item_features),
-        item_features=item_features,
-    )
+    key = head_cache.head_key(params, config.torch_threads or None, **inputs)
     if config.reuse_head and (head := head_cache.load_head(key)) is not None:
         head.set_params(show_progress=config.show_progress)
         return head, "cache: trained by an earlier run on identical inputs (--retrain to redo)"
-    head = fit_head(split, item_features, config)
+    head = _fit(config, inputs)
     head_cache.store_head(key, head)
     return head, "trained"
 
