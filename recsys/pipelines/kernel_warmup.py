@@ -32,7 +32,7 @@ class KernelWarmup:
             return
         self.progress.note(
             "waiting for the solver kernels to finish compiling (first run after install"
-            " only: about 6 s of one core in all, then cached) ..."
+            " only: about 7 s of one core in all, then cached) ..."
         )
         self.compiling.wait(
             lambda s: self.progress.note(f"  still compiling, {s:.0f} s since it started ...")

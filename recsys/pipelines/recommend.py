@@ -380,7 +380,7 @@ def run(
     stage = progress.stage
     with stage("checks", "the encoder's width against --n-features, the solvers, --head"):
         encoder, head = preflight(config, encoder, item_vectors)
-    # A first run after install compiles the solver kernels (~6 s of one core): a child process
+    # A first run after install compiles the solver kernels (~7 s of one core): a child process
     # does it while the data loads and the texts embed (the CLI starts it even before torch is
     # imported); later runs load numba's cache in a fraction of a second.
     kernels = KernelWarmup(progress)
