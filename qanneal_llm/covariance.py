@@ -145,7 +145,7 @@ class TargetShrinkage(BaseEstimator):
         if self.target in ("single_index", "text_index"):
             target, intensity = _single_index(x, sample)
             if self.target == "text_index":
-                target = target + self._residual_text_part(x, sample, target)
+                target = target + self._residual_text_part(x, target)
         else:
             corr = sample / np.outer(std, std)
             r_target = self._target_correlation(corr, n)
@@ -158,19 +158,19 @@ class TargetShrinkage(BaseEstimator):
         self.covariance_ = (cov + cov.T) / 2
         return self
 
-    def _text_sim(self, n: int) -> np.ndarray:
+    def _embeddings(self, n: int) -> np.ndarray:
         if self.embeddings is None:
             raise ValueError(f"target {self.target!r} needs embeddings= (one row per asset)")
         emb = finite_array(self.embeddings, "embeddings", 2)
         if emb.shape[0] != n:
             raise ValueError(f"embeddings need one row per asset ({n}), got {emb.shape[0]}")
-        return text_similarity(emb)
+        return emb
 
-    def _residual_text_part(self, x, sample, index_target) -> np.ndarray:
+    def _residual_text_part(self, x, index_target) -> np.ndarray:
         """``b s_ij sqrt(e_i e_j)`` off the diagonal, ``e`` the single-index residual
         variances; with ``b`` in [0, 1] the whole target stays positive semi-definite."""
         n = x.shape[1]
-        sim = self._text_sim(n)
+        sim = text_similarity(self._embeddings(n))
         mkt = x.mean(axis=1)
         beta = x.T @ mkt / (mkt @ mkt)
         resid = x - np.outer(mkt, beta)
@@ -189,8 +189,9 @@ class TargetShrinkage(BaseEstimator):
         off = ~np.eye(n, dtype=bool)
         if self.target == "constant_correlation":
             return np.full((n, n), corr[off].mean())
-        sim = self._text_sim(n)
+        emb = self._embeddings(n)
         if self.target == "text_similarity":
+            sim = text_similarity(emb)
             s, r = sim[off], corr[off]
             if np.ptp(s) <= 1e-12:
                 a, b = float(np.clip(r.mean(), 0.0, 1.0)), 0.0
@@ -203,7 +204,7 @@ class TargetShrinkage(BaseEstimator):
         n_blocks = self.n_blocks if self.n_blocks is not None else max(1, round(np.sqrt(n)))
         if not 1 <= n_blocks <= n:
             raise ValueError(f"n_blocks must be in 1..{n}, got {n_blocks}")
-        blocks = _text_blocks(finite_array(self.embeddings, "embeddings", 2), n_blocks)
+        blocks = _text_blocks(emb, n_blocks)
         self.blocks_ = blocks
         onehot = np.eye(blocks.max() + 1)[blocks]
         pair_sum = onehot.T @ np.where(off, corr, 0.0) @ onehot
