@@ -263,6 +263,8 @@ class RankingHeadRecommender(BaseEstimator):
         valid_users = (
             np.flatnonzero(np.diff(valid_csr.indptr) > 0) if valid_csr is not None else None
         )
+        if valid_users is not None:  # the rows every epoch's validation reads
+            seen_rows, truth_rows = train[valid_users], valid_csr[valid_users]
         best, best_state, since_best = -np.inf, None, 0
         bar = None
         if self.show_progress:
@@ -286,8 +288,8 @@ class RankingHeadRecommender(BaseEstimator):
             )
             record = {"epoch": epoch, "loss": loss}
             if valid_users is not None and valid_users.size:
-                top = self._topk(valid_users, int(self.eval_k), train[valid_users])
-                ndcg = float(np.nanmean(ndcg_at_k(top, valid_csr[valid_users], int(self.eval_k))))
+                top = self._topk(valid_users, int(self.eval_k), seen_rows)
+                ndcg = float(np.nanmean(ndcg_at_k(top, truth_rows, int(self.eval_k))))
                 record["valid_ndcg"] = ndcg
                 if ndcg > best:
                     best, since_best = ndcg, 0
