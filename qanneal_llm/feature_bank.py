@@ -25,11 +25,9 @@ string columns are text views and whose numeric or boolean columns are metadata.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from qanneal_llm._validation import finite_array
+from qanneal_llm._validation import finite_array, positive_int
 
 __all__ = ["TextFeatureBank", "split_views"]
 
@@ -146,10 +144,7 @@ class TextFeatureBank:
             raise ValueError(f"reference must be a boolean mask over the {n} items")
         if ref.sum() < 2:
             raise ValueError("need at least 2 reference items to fit the feature bank")
-        if isinstance(self.n_components, bool) or not isinstance(self.n_components, int):
-            raise ValueError(f"n_components must be a positive int, got {self.n_components!r}")
-        if self.n_components < 1:
-            raise ValueError(f"n_components must be a positive int, got {self.n_components!r}")
+        positive_int(self.n_components, "n_components")
         prompts = list(self.attributes or ())
         if any(not isinstance(p, str) or not p.strip() for p in prompts):
             raise ValueError("attributes must be non-empty strings (short attribute prompts)")
@@ -231,12 +226,3 @@ class TextFeatureBank:
     def n_candidates(self) -> int:
         """Number of candidate features the bank produces."""
         return int(self.names_.size)
-
-    def names(self) -> Sequence[str]:
-        """The candidates' names, in column order.
-
-        Returns
-        -------
-        list of str
-        """
-        return self.names_.tolist()
