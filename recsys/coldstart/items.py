@@ -38,15 +38,9 @@ def _unit(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
-def knn_cbf_scores(vectors, fit_matrix, warm, cold, neighbors: int = 100, centre=False):
-    """ItemKNN-CBF scores of the ``cold`` items for every user (rows of ``fit_matrix``).
-
-    ``centre`` subtracts the warm items' mean vector before the cosine (raw MiniLM cosines are all
-    positive, which favours items similar to everything).
-    """
+def knn_cbf_scores(vectors, fit_matrix, warm, cold, neighbors: int = 100):
+    """ItemKNN-CBF scores of the ``cold`` items for every user (rows of ``fit_matrix``)."""
     V = np.asarray(vectors, dtype=np.float64)
-    if centre:
-        V = V - V[warm].mean(axis=0)
     sim = _unit(V[cold]) @ _unit(V[warm]).T
     m = min(int(neighbors), sim.shape[1])
     if m < sim.shape[1]:

@@ -198,22 +198,22 @@ def run_cold_users(ml, encoder, config: ColdConfig, ratings=None) -> dict:
     split = cold_user_split(ml.ratings if ratings is None else ratings, seed=config.seed)
     E = _embed(encoder, item_views(ml.items.loc[split.data.item_ids]))
 
-    def evaluate(part, slate, knn):
-        W = split.warm_matrix(part)
-        _, cold = split.stage(part)
-        return rank_after_onboarding(W, split.answers, split.truth, cold, slate, 10, knn)  # NDCG@10
+    def evaluate(W, cold, slate, knn):
+        return rank_after_onboarding(W, split.answers, split.truth, cold, slate, config.k, knn)
 
     W = split.warm_matrix("valid")
+    cold = split.stage("valid")[1]
     knn = ItemKNN().fit(W)
     valid = {}
     for settings in config.onboarding_grid:
         slate, _ = qubo_onboarding(
             W, E, config.k, n_candidates=100, solver=config.solver, seed=config.seed, **settings
         )
-        valid[repr(settings)] = evaluate("valid", slate, knn)["ndcg"].mean()
+        valid[repr(settings)] = evaluate(W, cold, slate, knn)["ndcg"].mean()
     best = max(config.onboarding_grid, key=lambda s: valid[repr(s)])
 
     W = split.warm_matrix("test")
+    cold = split.stage("test")[1]
     knn = ItemKNN().fit(W)
     slate, result = qubo_onboarding(
         W, E, config.k, n_candidates=100, solver=config.solver, seed=config.seed, **best
@@ -221,7 +221,7 @@ def run_cold_users(ml, encoder, config: ColdConfig, ratings=None) -> dict:
     slates = {"qubo": slate}
     for strategy in ("most_popular", "random", "greedy_coverage"):
         slates[strategy] = onboarding_slate(strategy, W, E, config.k, seed=config.seed)
-    per_user = {name: evaluate("test", s, knn) for name, s in slates.items()}
+    per_user = {name: evaluate(W, cold, s, knn) for name, s in slates.items()}
     metrics = {name: _summary(values) for name, values in per_user.items()}
     for name, s in slates.items():
         metrics[name]["slate_ild"] = round(ild(s[None, :], E), 6)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from qanneal_llm.storage import json_default
-from recsys.coldstart.protocol import ColdConfig, run_cold_items, run_cold_users
+from recsys.coldstart.protocol import PROTOCOLS, ColdConfig, run_cold_items, run_cold_users
 from recsys.pipelines.outputs import staged_output
 from recsys.pipelines.progress import Progress
 from recsys.pipelines.recommend_config import ARTEFACTS, RecommendConfig
@@ -29,8 +29,8 @@ def run(config: RecommendConfig, encoder=None) -> dict:
     from recsys.pipelines.recommend import load_split
 
     config.validate()
-    if config.protocol not in ("cold-items", "cold-users"):
-        raise ValueError(f"protocol must be cold-items or cold-users, got {config.protocol!r}")
+    if config.protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {config.protocol!r}")
     progress = Progress("recommend", config.show_progress)
     cold = ColdConfig(
         seed=config.seed,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from qanneal_llm.solvers import seed_stream
 from recsys.features import (
     FEATURES,
     forward_returns,
@@ -27,7 +28,7 @@ __all__ = ["Panel", "build_panel", "decision_seed"]
 def decision_seed(seed: int, date: pd.Timestamp, salt: int) -> int:
     """A seed that depends only on the run seed and the date, so a decision does not change
     when the backtest window around it does."""
-    return int(np.random.SeedSequence([seed, date.toordinal(), salt]).generate_state(1)[0] >> 1)
+    return int(seed_stream([seed, date.toordinal(), salt], 1)[0])
 
 
 @dataclass

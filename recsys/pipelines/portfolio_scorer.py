@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from qanneal_llm import feature_model, solve
 from qanneal_llm._validation import torch_threads
 from qanneal_llm.ranking.optimizer import FunctionalAdam
+from qanneal_llm.solvers import seed_stream
 
 __all__ = [
     "ensemble_score",
@@ -80,9 +81,7 @@ def select_text_dims(emb_std, y, config, seed: int) -> list[int]:
 def member_seeds(seed: int, ensemble: int) -> list[int]:
     """The seeds of an ensemble's members: member 0 keeps ``seed`` (so a one-member ensemble is
     the single head), the others are drawn from ``SeedSequence([seed, m])``."""
-    return [seed] + [
-        int(np.random.SeedSequence([seed, m]).generate_state(1)[0] >> 1) for m in range(1, ensemble)
-    ]
+    return [seed] + [int(seed_stream([seed, m], 1)[0]) for m in range(1, ensemble)]
 
 
 def fit_scorers(X_tr, y_tr, emb_std, config, seed: int) -> tuple[dict, list[int], dict]:

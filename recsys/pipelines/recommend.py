@@ -39,6 +39,7 @@ import scipy.sparse as sp
 
 from qanneal_llm import collaborative_feature_model, slate_model, solve, solve_many
 from qanneal_llm._validation import torch_threads
+from qanneal_llm.coldstart import item_cosine
 from qanneal_llm.embeddings import TextEncoder
 from qanneal_llm.ranking import RankingHeadRecommender
 from qanneal_llm.solvers import seed_stream
@@ -110,12 +111,7 @@ def embed_items(
 
 def collaborative_similarity(train: sp.csr_matrix) -> np.ndarray:
     """Item-item cosine of the training interaction columns, zero diagonal (CQFS's signal)."""
-    csc = sp.csc_matrix(train, dtype=np.float64)
-    co = (csc.T @ csc).toarray()
-    norms = np.sqrt(np.diag(co))
-    sim = co / np.maximum(np.outer(norms, norms), 1e-12)
-    np.fill_diagonal(sim, 0.0)
-    return sim
+    return item_cosine(train)
 
 
 def select_features(item_vectors, train, n_features: int, solver="anneal", seed=0, **options):
@@ -264,7 +260,7 @@ def qubo_slates(
 
 
 def _chunk_seed(seed, chunk: int) -> int:
-    return int(np.random.SeedSequence((int(seed), chunk)).generate_state(1)[0] >> 1)
+    return int(seed_stream((int(seed), chunk), 1)[0])
 
 
 def rerank_baseline(cands, cand_scores, item_vectors, k, method="mmr", weight=0.5):
