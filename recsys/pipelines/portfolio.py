@@ -45,7 +45,12 @@ from recsys import metrics
 from recsys.features import FEATURES
 from recsys.pipelines.portfolio_config import TRADING_DAYS, BacktestConfig
 from recsys.pipelines.portfolio_panel import Panel, build_panel, decision_seed
-from recsys.pipelines.portfolio_scorer import WalkForwardScorer, ensemble_score, given_scores
+from recsys.pipelines.portfolio_scorer import (
+    WalkForwardScorer,
+    ensemble_score,
+    given_scores,
+    zscore,
+)
 
 __all__ = [
     "BASELINES",
@@ -126,7 +131,7 @@ def _sector_groups(tickers, sectors, config: BacktestConfig):
 
 def _select(variant, score, window, held, embeddings, groups, config, date) -> PortfolioSelector:
     """One rebalance's QUBO selection for ``variant`` from the head's ``score`` of the assets."""
-    z = (score - score.mean()) / (score.std() + 1e-12)
+    z = zscore(score)
     text = variant == "qubo_text"
     # a switch sells and buys 1/K, each at cost_bps, and is held for about a month
     switch_cost = 2 * config.cost_bps / 1e4 / (TRADING_DAYS / 12) if config.cost_aware else 0.0

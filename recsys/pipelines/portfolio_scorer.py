@@ -27,13 +27,14 @@ from qanneal_llm.solvers import seed_stream
 __all__ = [
     "ensemble_score",
     "ensemble_scores",
-    "WalkForwardScorer",
     "fit_scorers",
     "given_scores",
     "member_seeds",
     "score_assets",
     "select_text_dims",
     "train_scorer",
+    "WalkForwardScorer",
+    "zscore",
 ]
 
 
@@ -53,7 +54,7 @@ def train_scorer(X: np.ndarray, y: np.ndarray, config, seed: int):
             torch.nn.Linear(config.hidden, 1),
         )
     xs = torch.tensor(X, dtype=torch.float32)
-    z = (y - y.mean(axis=1, keepdims=True)) / (y.std(axis=1, keepdims=True) + 1e-12)
+    z = zscore(y)
     target = torch.softmax(torch.as_tensor(z, dtype=torch.float32), dim=1)
     opt = FunctionalAdam(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     loss = torch.tensor(float("nan"))
@@ -73,7 +74,7 @@ def select_text_dims(emb_std, y, config, seed: int) -> list[int]:
     cross-sectional next-month return (relevance) without repeating each other (redundancy)."""
     months, n = y.shape
     rows = np.tile(emb_std, (months, 1))
-    target = (y - y.mean(axis=1, keepdims=True)) / (y.std(axis=1, keepdims=True) + 1e-12)
+    target = zscore(y)
     model = feature_model(rows, target.reshape(-1), k=config.embedding_dims)
     return sorted(int(i) for i in solve(model, config.solver, seed=seed).ids)
 
@@ -123,7 +124,8 @@ def score_assets(nets: dict, features: np.ndarray, emb_std, text_dims) -> dict[s
     return scores
 
 
-def _zscore(scores: np.ndarray) -> np.ndarray:
+def zscore(scores: np.ndarray) -> np.ndarray:
+    """Each row (the assets of one date) centred and scaled to unit spread."""
     centred = scores - scores.mean(axis=-1, keepdims=True)
     return centred / (scores.std(axis=-1, keepdims=True) + 1e-12)
 
@@ -131,7 +133,7 @@ def _zscore(scores: np.ndarray) -> np.ndarray:
 def ensemble_score(member_scores) -> np.ndarray:
     """The ensemble's score of each asset: the mean over members of their z-scores across the
     assets (``member_scores`` is ``(members, assets)`` or one member's ``(assets,)``)."""
-    return _zscore(np.atleast_2d(np.asarray(member_scores, dtype=np.float64))).mean(axis=0)
+    return zscore(np.atleast_2d(np.asarray(member_scores, dtype=np.float64))).mean(axis=0)
 
 
 def ensemble_scores(members) -> pd.DataFrame:
@@ -140,7 +142,7 @@ def ensemble_scores(members) -> pd.DataFrame:
         raise ValueError("an ensemble needs at least one member's scores")
     stacked = np.stack([np.asarray(m, dtype=np.float64) for m in members])
     return pd.DataFrame(
-        _zscore(stacked).mean(axis=0), index=members[0].index, columns=members[0].columns
+        zscore(stacked).mean(axis=0), index=members[0].index, columns=members[0].columns
     )
 
 
