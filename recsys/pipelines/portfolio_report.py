@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from qanneal_llm.storage import atomic_write_bytes
+
 __all__ = ["format_table", "report_dict", "write_report"]
 
 TABLE_COLUMNS = [
@@ -53,9 +55,8 @@ def write_report(result, out_dir, *, plots: bool = True) -> dict[str, str]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"report": str(out / "portfolio.json")}
-    tmp = out / "portfolio.json.tmp"
-    tmp.write_text(json.dumps(report_dict(result), indent=2, allow_nan=True))
-    tmp.replace(out / "portfolio.json")
+    report = json.dumps(report_dict(result), indent=2, allow_nan=True)
+    atomic_write_bytes(out / "portfolio.json", report.encode())
     if plots:
         paths.update(_plots(result, out))
     return paths
