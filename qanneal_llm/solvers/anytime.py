@@ -87,26 +87,6 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
     start = time.perf_counter()
     deadline = start + plan.time_limit
     model = plan.model
-    h, J, G, lo, hi = plan.arrays
-    k = model.k
-
-    def kernel(x0, beta, sweeps, seed, iterations, stall=plan.tabu_stall):
-        return _kernels.anneal_reads(
-            h,
-            J,
-            G,
-            lo,
-            hi,
-            k,
-            x0,
-            beta,
-            sweeps,
-            np.array([seed], np.int64),
-            0,
-            plan.local_search or iterations > 0,
-            iterations,
-            stall,
-        )
 
     # Phase 1: the default reads one at a time, stopping as the default does (``agree``).
     beta = plan.beta_range
@@ -115,7 +95,11 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
     trace = []
     for r, seed in enumerate(plan.seeds):
         x0 = plan.x0[r : r + 1] if r < len(plan.x0) else plan.x0[:0]
-        st, en, hot, cold = kernel(x0, beta, plan.num_sweeps, seed, plan.tabu_iterations)
+        st, en, hot, cold = plan_reads(
+            plan, x0, beta, plan.num_sweeps, [seed],
+            local_search=plan.local_search or plan.tabu_iterations > 0,
+            iterations=plan.tabu_iterations, stall=plan.tabu_stall,
+        )  # fmt: skip
         beta = np.array([hot, cold])
         states.append(st[0])
         energies.append(en[0])
@@ -160,6 +144,15 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
     return np.stack(states), np.asarray(energies) + model.offset, info
 
 
+def plan_reads(plan, x0, beta, sweeps, seeds, *, agree=0, local_search=True, iterations, stall):
+    """One call of the compiled kernel (:func:`~qanneal_llm._kernels.anneal_reads`) on
+    ``plan``'s model: ``(states, energies, hot, cold)``, energies without the offset."""
+    return _kernels.anneal_reads(
+        *plan.arrays, plan.model.k, x0, beta, sweeps, np.asarray(seeds, np.int64), agree,
+        local_search, iterations, stall,
+    )  # fmt: skip
+
+
 def improve(plan, states, energies, beta, *, start, deadline=None, rounds=None, trace=None):
     """Memetic iterated tabu search from the states found so far, until ``deadline`` (a
     ``time.perf_counter()`` value) or for ``rounds`` rounds: ``(best, best_energy, stats)``.
@@ -171,16 +164,15 @@ def improve(plan, states, energies, beta, *, start, deadline=None, rounds=None, 
     ``(seconds since start, objective)`` of every new best.
     """
     model = plan.model
-    h, J, G, lo, hi = plan.arrays
+    _, _, G, lo, hi = plan.arrays
     n, k = model.n, model.k
     tabu_iterations = plan.tabu_iterations or max(200, n)
     round_stall = max(plan.tabu_stall, ROUND_STALL)
 
     def kernel(x0, b, sweeps, seed):
-        return _kernels.anneal_reads(
-            h, J, G, lo, hi, k, x0, b, sweeps, np.array([seed], np.int64), 0, True,
-            tabu_iterations, round_stall,
-        )  # fmt: skip
+        return plan_reads(
+            plan, x0, b, sweeps, [seed], iterations=tabu_iterations, stall=round_stall
+        )
 
     rng = np.random.default_rng([int(s) for s in plan.seeds])
     best = states[int(np.argmin(energies))].copy()

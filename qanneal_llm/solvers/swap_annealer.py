@@ -23,10 +23,9 @@ from dataclasses import dataclass
 import dimod
 import numpy as np
 
-from qanneal_llm import _kernels
 from qanneal_llm.qubo.model import SubsetModel, subset_model
 from qanneal_llm.qubo.repair import feasible_start, kernel_arrays
-from qanneal_llm.solvers.anytime import check_time_limit, improve, run_anytime
+from qanneal_llm.solvers.anytime import check_time_limit, improve, plan_reads, run_anytime
 from qanneal_llm.solvers.base import check_options
 
 
@@ -152,24 +151,11 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
     """
     if plan.time_limit is not None:
         return run_anytime(plan)
-    h, J, G, lo, hi = plan.arrays
     start = time.perf_counter()
-    states, energies, hot, cold = _kernels.anneal_reads(
-        h,
-        J,
-        G,
-        lo,
-        hi,
-        plan.model.k,
-        plan.x0,
-        plan.beta_range,
-        plan.num_sweeps,
-        plan.seeds,
-        plan.agree,
-        plan.local_search,
-        plan.tabu_iterations,
-        plan.tabu_stall,
-    )
+    states, energies, hot, cold = plan_reads(
+        plan, plan.x0, plan.beta_range, plan.num_sweeps, plan.seeds, agree=plan.agree,
+        local_search=plan.local_search, iterations=plan.tabu_iterations, stall=plan.tabu_stall,
+    )  # fmt: skip
     extra = {}
     tol = 1e-9 * (1.0 + abs(energies.min()))
     if (
