@@ -38,6 +38,8 @@ def test_time_limit_searches_on_and_reports(groups):
     assert info["anneal_seconds"] >= 0.3
     assert 0 <= info["time_to_best"] <= info["anneal_seconds"]
     assert info["fresh_reads"] <= info["restarts"] and info["improvements"] >= 0
+    # the trace holds the default reads' new bests (at least one) plus one per improvement
+    assert 1 <= len(info["trace"]) - info["improvements"] <= info["reads"]
     times, values = np.array(info["trace"]).T
     assert np.all(np.diff(times) >= 0) and np.all(np.diff(values) < 0)
     assert times[-1] == info["time_to_best"] and values[-1] == pytest.approx(result.objective)

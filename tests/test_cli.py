@@ -166,11 +166,19 @@ def _run_case(case, files, base: Path, env):
         site.mkdir()
         (site / "sitecustomize.py").write_text(textwrap.dedent(_NO_SKFOLIO))
         case_env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
-    before = _snapshot(out.parent)
+    # a case naming its own --output (an existing file, a folder that is not ours) must leave
+    # that untouched too, not only the default output folder
+    target = Path(args[args.index("--output") + 1])
+
+    def state():
+        named = target.read_bytes() if target.is_file() else _snapshot(target)
+        return _snapshot(out.parent), named
+
+    before = state()
     proc = subprocess.run(
         [ENTRY, *args], env=case_env, capture_output=True, text=True, timeout=120, cwd=base
     )
-    return proc, before, _snapshot(out.parent)
+    return proc, before, state()
 
 
 @pytest.fixture(scope="module")

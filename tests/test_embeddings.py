@@ -141,6 +141,9 @@ def test_settings_that_change_vectors_change_the_cache_key(tmp_path):
         TextEncoder(cache=tmp_path, dtype="int8").cache_namespace,
     }
     assert len(namespaces) == 7
+    # how texts are batched does not change the vectors' identity
+    batched = TextEncoder(cache=tmp_path, dtype="float32", batch_size=7).cache_namespace
+    assert batched == base.cache_namespace
 
 
 def test_corrupt_cache_entry_is_reported_and_recomputed(tmp_path):
@@ -288,11 +291,15 @@ def test_default_route_per_cpu_kind(monkeypatch, bf16, int8, expected):
 
 def test_bf16_detection_can_be_overridden(monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
-    monkeypatch.setattr(torch.cpu, "_is_vnni_supported", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_vnni_supported", lambda: False)
+    monkeypatch.delenv(encoder_routes.BF16_ENV, raising=False)
+    assert encoder_routes.default_dtype("cpu") == "bfloat16"  # detected
     monkeypatch.setenv(encoder_routes.BF16_ENV, "0")
     assert encoder_routes.default_dtype("cpu") == "float32"
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.delenv(encoder_routes.BF16_ENV)
+    assert encoder_routes.default_dtype("cpu") == "float32"  # detected
     monkeypatch.setenv(encoder_routes.BF16_ENV, "1")
     assert encoder_routes.default_dtype("cpu") == "bfloat16"
     monkeypatch.setenv(encoder_routes.BF16_ENV, "maybe")

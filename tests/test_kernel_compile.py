@@ -54,6 +54,8 @@ def test_child_compile_fills_the_cache_a_new_process_loads(tmp_path, monkeypatch
     ticks = []
     assert child.wait(ticks.append, every=0.5)
     assert not child.running() and ticks == sorted(ticks)
+    # a compile takes seconds, so the wait ticked, about every half second
+    assert ticks and all(b - a >= 0.45 for a, b in zip(ticks, ticks[1:], strict=False))
     out = subprocess.run(
         [sys.executable, "-c", _LOAD_AND_COUNT], capture_output=True, text=True, check=True
     )

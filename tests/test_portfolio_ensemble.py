@@ -71,6 +71,9 @@ def test_given_scores_reproduce_the_trained_run(prices, embeddings, members):
     given = {head: ensemble_scores(frames) for head, frames in members.items()}
     reused = pf.run_backtest(prices, embeddings, config=config, scores=given, baselines=False)
     assert not any(name in reused.weights for name in pf.BASELINES)
+    # the given scores were used, not recomputed: no scorer was trained and no member scored
+    assert trained.scorer["retrains"] and reused.scorer["retrains"] == []
+    assert reused.member_scores == {}
     for name, frame in reused.weights.items():
         pd.testing.assert_frame_equal(frame, trained.weights[name])
     for head in given:
