@@ -345,19 +345,16 @@ def collaborative_feature_model(
         raise ValueError(f"unknown score {score!r}; choose one of {SCORES}")
     Z = standardize(F)
     if score == "agreement":
-        diag = np.asarray(C.diagonal()).ravel()
-        agreement = np.asarray((C @ Z) * Z).sum(axis=0) - (diag[:, None] * Z**2).sum(axis=0)
-        scale = np.abs(agreement).max()
-        relevance = agreement / scale if scale > 0 else agreement
+        relevance = _offdiag_agreement(Z, C)
         redundancy_matrix = np.abs(Z.T @ Z) / n_items
     else:
         b, G = similarity_fit_terms(Z, C)
         energy = np.sqrt(np.maximum(np.diag(G), 0.0))
         safe = np.where(energy > 0, energy, 1.0)
         relevance = np.where(energy > 0, b / safe, 0.0)
-        scale = np.abs(relevance).max()
-        relevance = relevance / scale if scale > 0 else relevance
         redundancy_matrix = np.where(np.outer(energy, energy) > 0, G / np.outer(safe, safe), 0.0)
+    scale = np.abs(relevance).max()
+    relevance = relevance / scale if scale > 0 else relevance
     return _model_from_scores(
         relevance,
         redundancy_matrix,
@@ -387,6 +384,13 @@ def _similarity(value, n_items: int):
     return C
 
 
+def _offdiag_agreement(Z: np.ndarray, C) -> np.ndarray:
+    """``sum_{u != v} C_uv Z_uj Z_vj`` per column ``j``: how well each feature's item-item
+    products agree with ``C`` off the diagonal."""
+    diag = np.asarray(C.diagonal()).ravel()
+    return np.asarray((C @ Z) * Z).sum(axis=0) - (diag[:, None] * Z**2).sum(axis=0)
+
+
 def similarity_fit_terms(Z: np.ndarray, C) -> tuple[np.ndarray, np.ndarray]:
     """Normal equations ``(b, G)`` of fitting ``C`` by ``sum_f w_f z_f z_f^T`` off the diagonal.
 
@@ -407,8 +411,7 @@ def similarity_fit_terms(Z: np.ndarray, C) -> tuple[np.ndarray, np.ndarray]:
     G : ndarray of shape (d, d)
     """
     Z = np.asarray(Z, dtype=np.float64)
-    diag = np.asarray(C.diagonal()).ravel()
-    b = np.asarray((C @ Z) * Z).sum(axis=0) - (diag[:, None] * Z**2).sum(axis=0)
+    b = _offdiag_agreement(Z, C)
     Z2 = Z**2
     G = (Z.T @ Z) ** 2 - Z2.T @ Z2
     return b, (G + G.T) / 2
