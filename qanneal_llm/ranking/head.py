@@ -122,7 +122,17 @@ class RankingHead(torch.nn.Module):
         -------
         torch.Tensor of shape (B,)
         """
-        return (self.user_vectors(users) * self.item_vectors(items)).sum(-1) + self.item_bias[items]
+        return self.pair_scores(self.user_vectors(users), items)
+
+    def pair_scores(self, uvec: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Scores of user vectors ``uvec[j]`` (from :meth:`user_vectors`) with ``items[j]``."""
+        return (uvec * self.item_vectors(items)).sum(-1) + self.item_bias[items]
+
+    def scores(self, uvec: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores of every user vector in ``uvec`` with every item of ``items`` (all items when
+        ``None``), shape ``(len(uvec), len(items))``."""
+        bias = self.item_bias if items is None else self.item_bias[items]
+        return uvec @ self.item_vectors(items).T + bias
 
     def score_all(self, users: torch.Tensor) -> torch.Tensor:
         """Every item's score for every given user.
@@ -136,4 +146,4 @@ class RankingHead(torch.nn.Module):
         -------
         torch.Tensor of shape (len(users), n_items)
         """
-        return self.user_vectors(users) @ self.item_vectors().T + self.item_bias
+        return self.scores(self.user_vectors(users))

@@ -125,17 +125,17 @@ def batch_loss(
     local_t = torch.from_numpy(local).to(device)
     items_t = torch.from_numpy(items).to(device)
     if loss == "softmax" and (n_negatives is None or n_negatives >= n_items):
-        scores = (uvec @ module.item_vectors().T + module.item_bias) / temperature
+        scores = module.scores(uvec) / temperature
         lse = torch.logsumexp(scores, dim=1)
         return (lse[local_t] - scores[local_t, items_t]).mean()
     upair = uvec[local_t]
-    pos = (upair * module.item_vectors(items_t)).sum(-1) + module.item_bias[items_t]
+    pos = module.pair_scores(upair, items_t)
     if loss == "bpr":
         neg_np = sample_negatives(rng, users[local], n_items, pos_keys)
         neg_items = torch.from_numpy(neg_np).to(device)
-        neg = (upair * module.item_vectors(neg_items)).sum(-1) + module.item_bias[neg_items]
+        neg = module.pair_scores(upair, neg_items)
         return bpr_loss(pos, neg)
     neg_items = torch.from_numpy(rng.integers(0, n_items, int(n_negatives))).to(device)
-    neg = uvec @ module.item_vectors(neg_items).T + module.item_bias[neg_items]
+    neg = module.scores(uvec, neg_items)
     accidental = neg_items[None, :] == items_t[:, None]
     return sampled_softmax_loss(pos, neg[local_t], accidental, temperature)
