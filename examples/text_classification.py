@@ -29,6 +29,7 @@ pays for the transformer and the grid search never re-embeds.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -133,6 +134,13 @@ def split(data: LabelledTexts, seed: int, val: float = 0.2, test: float = 0.2):
     return train_rows, val_rows, test_rows
 
 
+@functools.lru_cache(maxsize=8)
+def _encoder(model, cache) -> TextEncoder:
+    """One encoder per setting for the whole process: a grid search transforms many times, and
+    each new encoder would open (and verify) its embedding cache again."""
+    return TextEncoder(model, cache=cache)
+
+
 class TextEmbedder(TransformerMixin, BaseEstimator):
     """Texts -> :class:`TextEncoder` vectors, the first step of a Pipeline.
 
@@ -148,7 +156,7 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        return TextEncoder(self.model, cache=self.cache).encode(list(X))
+        return _encoder(self.model, self.cache).encode(list(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
