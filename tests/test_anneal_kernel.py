@@ -76,3 +76,43 @@ def test_batch_results_account_for_the_whole_batch_time():
     for r in results:
         assert r.feasible and 0 < r.timings["backend"] <= r.timings["total"]
     assert sum(r.timings["total"] for r in results) == pytest.approx(batch, rel=1e-6)
+
+
+@given(
+    st.integers(0, 10_000), st.integers(4, 40), st.integers(0, 3), st.booleans(), st.integers(0, 6)
+)
+@settings(max_examples=150, deadline=None)
+def test_best_swap_is_the_brute_force_best_allowed_swap(seed, n, n_groups, integer, tabu_span):
+    # integer weights make ties and an all-zero jmax (maximum diversity); tabu items and an
+    # aspiration level exercise the pruned first row and the shortlist of unchosen items
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, n))
+    model = grouped(n, k, seed, n_groups)
+    h, J, G, lo, hi = kernel_arrays(model)
+    if integer:
+        J = -np.triu(rng.integers(0, 11, size=(n, n)), 1).astype(float)
+        J += J.T
+    x = np.zeros((1, n), np.int8)
+    assert _kernels._feasible_subset(_kernels._seed_state(seed), G, lo, hi, k, x[0], 50)
+    chosen, unchosen = np.flatnonzero(x[0]), np.flatnonzero(x[0] == 0)
+    g = h + J @ x[0]
+    counts = G @ x[0].astype(np.int64)
+    it = 5
+    tabu_until = np.where(rng.random(n) < tabu_span / 8, it + 1, 0).astype(np.int64)
+    aspiration = float(rng.normal(scale=3.0))
+    jmax = _kernels._row_max(J)
+    best, a, b = _kernels._best_swap(
+        J, jmax, g.copy(), counts.copy(), G, lo, hi, chosen.copy(), unchosen.copy(),
+        tabu_until, it, aspiration, np.empty(n - k, np.int64),
+    )  # fmt: skip
+    i, j = np.meshgrid(chosen, unchosen, indexing="ij")
+    delta = g[j] - g[i] - J[i, j]
+    after = counts[:, None, None] - G[:, i] + G[:, j]
+    fits = np.all((after >= lo[:, None, None]) & (after <= hi[:, None, None]), axis=0)
+    tabu = (tabu_until[i] >= it) | (tabu_until[j] >= it)
+    allowed = fits & ~(tabu & (delta >= aspiration))
+    if not allowed.any():
+        assert a == -1
+        return
+    assert allowed[a, b] and delta[a, b] == best
+    assert best == pytest.approx(delta[allowed].min(), abs=1e-9)

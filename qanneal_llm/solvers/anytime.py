@@ -38,6 +38,9 @@ RESTART_AFTER = 25
 CROSSOVER = 0.5
 #: Distinct best states kept for crossovers.
 ELITE = 10
+#: Memetic rounds per allowed read that the default (no time limit) adds when its reads never
+#: agree (chosen on tuning instances, benchmarks/RESULTS.md).
+DEFAULT_ROUNDS_PER_READ = 4
 #: Tabu steps without a new best before a round ends, at least (the default's 100 is short
 #: for the long searches that pay off once a time budget is given).
 ROUND_STALL = 500

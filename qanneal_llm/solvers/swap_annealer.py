@@ -25,7 +25,13 @@ import numpy as np
 
 from qanneal_llm.qubo.model import SubsetModel, subset_model
 from qanneal_llm.qubo.repair import feasible_start, kernel_arrays
-from qanneal_llm.solvers.anytime import check_time_limit, improve, plan_reads, run_anytime
+from qanneal_llm.solvers.anytime import (
+    DEFAULT_ROUNDS_PER_READ,
+    check_time_limit,
+    improve,
+    plan_reads,
+    run_anytime,
+)
 from qanneal_llm.solvers.base import check_options
 
 
@@ -163,11 +169,11 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         and plan.agree > 0
         and np.count_nonzero(energies <= energies.min() + tol) < plan.agree
     ):
-        # a rugged problem: the reads never agreed, so as many rounds of memetic tabu search
-        # as reads allowed (the first rounds of a time_limit search, with the same seeds)
+        # a rugged problem: the reads never agreed, so a few rounds of memetic tabu search per
+        # read allowed (the first rounds of a time_limit search, with the same seeds)
         best, best_energy, stats = improve(
             plan, list(states), list(energies), np.array([hot, cold]), start=start,
-            rounds=len(plan.seeds),
+            rounds=DEFAULT_ROUNDS_PER_READ * len(plan.seeds),
         )  # fmt: skip
         if stats["improvements"]:
             states = np.vstack([states, best[None]])
@@ -199,7 +205,7 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
     (default ``"auto"``: :func:`auto_tabu_stall`, 100 for small selections).
     Reads restart until ``agree`` of them (default 3) reach the same best energy, at most
     ``num_reads`` (default 16): easy problems cost three reads, rugged ones get more, and when
-    even those never agree, ``num_reads`` rounds of memetic tabu search follow
+    even those never agree, ``4 num_reads`` rounds of memetic tabu search follow
     (:func:`~qanneal_llm.solvers.anytime.improve`; ``info["rounds"]``).
     ``time_limit`` (seconds) then keeps searching by iterated tabu search until the limit
     and reports ``time_to_best`` and ``restarts`` (:mod:`~qanneal_llm.solvers.anytime`).
