@@ -121,10 +121,6 @@ def _best_swap(J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, 
     """
     k = chosen.shape[0]
     nu = unchosen.shape[0]
-    gmin = np.inf
-    for b in range(nu):
-        if g[unchosen[b]] < gmin:
-            gmin = g[unchosen[b]]
     top = -np.inf
     top_free = -np.inf
     first = 0
@@ -141,24 +137,28 @@ def _best_swap(J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, 
     best = np.inf
     ba = -1
     bb = -1
-    m = nu
-    for c in range(k + 1):
-        if c == 0:
-            a = first
-        elif c - 1 == first:
-            continue
-        else:
-            a = c - 1
+    # one pass over the unchosen items: price them against the first row, find the lowest
+    # field, and list those under the shortlist limit (a superset: ``best`` only falls)
+    gmin = np.inf
+    m = 0
+    for c in range(k):
+        a = first if c == 0 else (c - 1 if c <= first else c)
         i = chosen[a]
         gi = g[i]
-        if gmin - gi - jmax[i] >= best:
+        if c > 0 and gmin - gi - jmax[i] >= best:
             continue
         i_tabu = tabu_until[i] >= it
         threshold = best + gi + jmax[i]
-        for e in range(m):
-            b = near[e] if c > 0 else e
+        for e in range(nu if c == 0 else m):
+            b = e if c == 0 else near[e]
             j = unchosen[b]
             gj = g[j]
+            if c == 0:
+                if gj < gmin:
+                    gmin = gj
+                if gj < best + top:
+                    near[m] = b
+                    m += 1
             if gj >= threshold:
                 continue
             d = gj - gi - J[i, j]
@@ -171,12 +171,12 @@ def _best_swap(J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, 
                     bb = b
                     threshold = best + gi + jmax[i]
         if c == 0:
-            limit = best + top
-            m = 0
-            for b in range(nu):
-                if g[unchosen[b]] < limit:
-                    near[m] = b
-                    m += 1
+            kept = 0
+            for e in range(m):
+                if g[unchosen[near[e]]] < best + top:
+                    near[kept] = near[e]
+                    kept += 1
+            m = kept
     return best, ba, bb
 
 
