@@ -20,7 +20,8 @@ model and of a default solve (the kernels add O(n) more).
 
     python benchmarks/hard.py --quick                      # n = 500 only, 1 s limits (minutes)
     python benchmarks/hard.py --sizes 500,1000 --limits 0.1,1,10
-    python benchmarks/hard.py                              # everything (~40 min quiet)
+    python benchmarks/hard.py                              # everything (~12 min quiet)
+    python benchmarks/hard.py --anneal-only --solver-seed 1 --out benchmarks/results/hard_seed1.json
 
 Writes ``benchmarks/results/hard.json`` and ``benchmarks/results/hard_curves.png``.
 """
@@ -215,7 +216,12 @@ def main(argv=None):
         help="largest n for neal's 10x sweeps (minutes per run past it; --quick: 500)",
     )
     parser.add_argument("--kinds", default="mdp-euclid,mdp-int,features,slates")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="instances' seed (and solvers')")
+    parser.add_argument(
+        "--solver-seed",
+        type=int,
+        help="solvers' seed, if not --seed: the same instances searched again (hard_seeds.py)",
+    )
     parser.add_argument("--out", default="benchmarks/results/hard.json")
     args = parser.parse_args(argv)
     if args.quick:
@@ -240,7 +246,7 @@ def main(argv=None):
             model,
             limits,
             args.gurobi_limit,
-            args.seed,
+            args.seed if args.solver_seed is None else args.solver_seed,
             min(args.neal_10x_max_n, 500) if args.quick else args.neal_10x_max_n,
             others=not args.anneal_only,
         )
