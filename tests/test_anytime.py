@@ -167,5 +167,9 @@ def test_default_adds_memetic_rounds_only_when_the_reads_never_agree():
     # a time limit reruns those rounds first (same seeds), so it ends no worse
     anytime = solve(rugged, seed=5, num_reads=6, time_limit=0.5)
     assert anytime.objective <= objectives.min() + 1e-9 * abs(objectives.min())
+    # a round that improves on the reads adds its best as one more row, not one more read
+    states, _, info = swap_anneal(rugged, seed=1, num_reads=6)
+    assert info["improvements"] >= 1 and len(states) == 7
+    assert info["reads"] == info["max_reads"] == 6
     easy = swap_anneal(diversity_instance(80, 10, 5), seed=2)[2]
     assert easy["reads"] < easy["max_reads"] and "rounds" not in easy

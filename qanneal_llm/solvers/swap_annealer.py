@@ -162,6 +162,7 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         plan, plan.x0, plan.beta_range, plan.num_sweeps, plan.seeds, agree=plan.agree,
         local_search=plan.local_search, iterations=plan.tabu_iterations, stall=plan.tabu_stall,
     )  # fmt: skip
+    reads = len(states)
     extra = {}
     tol = 1e-9 * (1.0 + abs(energies.min()))
     if (
@@ -180,7 +181,7 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
             energies = np.append(energies, best_energy)
         extra = {"rounds": stats["rounds"], "improvements": stats["improvements"]}
     info = {
-        "reads": len(states),
+        "reads": reads,
         "max_reads": len(plan.seeds),
         "agree": plan.agree,
         "num_sweeps": plan.num_sweeps,
