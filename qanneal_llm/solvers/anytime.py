@@ -127,7 +127,27 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
         states.append(best)
         energies.append(best_energy)
         time_to_best = stats["time_to_best"]
-    info = {
+    info = plan_info(
+        plan,
+        reads,
+        beta,
+        start,
+        time_limit=plan.time_limit,
+        time_to_best=time_to_best,
+        restarts=stats["rounds"],
+        fresh_reads=stats["fresh_reads"],
+        crossovers=stats["crossovers"],
+        improvements=stats["improvements"],
+        trace=trace,
+    )
+    return np.stack(states), np.asarray(energies) + model.offset, info
+
+
+def plan_info(plan, reads: int, beta, start: float, **extra) -> dict:
+    """The ``info`` of a run of ``plan``: the reads run and allowed, its sweep and tabu
+    settings, the temperature range ``beta`` it used, ``anneal_seconds`` since ``start``, and
+    ``extra``."""
+    return {
         "reads": reads,
         "max_reads": len(plan.seeds),
         "agree": plan.agree,
@@ -135,16 +155,9 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
         "tabu_iterations": plan.tabu_iterations,
         "tabu_stall": plan.tabu_stall,
         "beta_range": (float(beta[0]), float(beta[1])),
-        "time_limit": plan.time_limit,
-        "time_to_best": time_to_best,
-        "restarts": stats["rounds"],
-        "fresh_reads": stats["fresh_reads"],
-        "crossovers": stats["crossovers"],
-        "improvements": stats["improvements"],
-        "trace": trace,
         "anneal_seconds": time.perf_counter() - start,
+        **extra,
     }
-    return np.stack(states), np.asarray(energies) + model.offset, info
 
 
 def plan_reads(plan, x0, beta, sweeps, seeds, *, agree=0, local_search=True, iterations, stall):

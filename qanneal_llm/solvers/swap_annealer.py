@@ -29,6 +29,7 @@ from qanneal_llm.solvers.anytime import (
     DEFAULT_ROUNDS_PER_READ,
     check_time_limit,
     improve,
+    plan_info,
     plan_reads,
     run_anytime,
 )
@@ -180,17 +181,7 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
             states = np.vstack([states, best[None]])
             energies = np.append(energies, best_energy)
         extra = {"rounds": stats["rounds"], "improvements": stats["improvements"]}
-    info = {
-        "reads": reads,
-        "max_reads": len(plan.seeds),
-        "agree": plan.agree,
-        "num_sweeps": plan.num_sweeps,
-        "tabu_iterations": plan.tabu_iterations,
-        "tabu_stall": plan.tabu_stall,
-        "beta_range": (float(hot), float(cold)),
-        "anneal_seconds": time.perf_counter() - start,
-        **extra,
-    }
+    info = plan_info(plan, reads, (hot, cold), start, **extra)
     return states, energies + plan.model.offset, info
 
 
