@@ -1,6 +1,6 @@
 """Compile the solver kernels in a child process while the parent does its own first-run work.
 
-numba compiles :mod:`qanneal_llm._kernels` on their first call (about 9 s of one core after an
+numba compiles :mod:`qanneal_llm._kernels` on their first call (about 7 s of one core after an
 install) and keeps the machine code in its on-disk cache. A thread cannot hide that compile:
 numba's typing and lowering are Python and hold the GIL, so they stall the parent's imports,
 tokenisation and training loop instead of running beside them (measured: the embedding stage

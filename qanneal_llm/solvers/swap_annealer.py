@@ -172,7 +172,7 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         and np.count_nonzero(energies <= energies.min() + tol) < plan.agree
     ):
         # a rugged problem: the reads never agreed, so a few rounds of memetic tabu search per
-        # read allowed (the first rounds of a time_limit search, with the same seeds)
+        # read allowed (the rounds a time_limit search starts with: same seeds and rules)
         best, best_energy, stats = improve(
             plan, list(states), list(energies), np.array([hot, cold]), start=start,
             rounds=DEFAULT_ROUNDS_PER_READ * len(plan.seeds),
@@ -197,7 +197,8 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
     (default ``"auto"``: :func:`auto_tabu_stall`, 100 for small selections).
     Reads restart until ``agree`` of them (default 3) reach the same best energy, at most
     ``num_reads`` (default 16): easy problems cost three reads, rugged ones get more, and when
-    even those never agree, ``4 num_reads`` rounds of memetic tabu search follow
+    even those never agree, ``DEFAULT_ROUNDS_PER_READ * num_reads`` (4 x) rounds of memetic
+    tabu search follow
     (:func:`~qanneal_llm.solvers.anytime.improve`; ``info["rounds"]``).
     ``time_limit`` (seconds) then keeps searching by iterated tabu search until the limit
     and reports ``time_to_best`` and ``restarts`` (:mod:`~qanneal_llm.solvers.anytime`).
