@@ -103,7 +103,7 @@ def test_best_swap_is_the_brute_force_best_allowed_swap(seed, n, n_groups, integ
     jmax = _kernels._row_max(J)
     best, a, b = _kernels._best_swap(
         J, jmax, g.copy(), counts.copy(), G, lo, hi, chosen.copy(), unchosen.copy(),
-        tabu_until, it, aspiration, np.empty(n - k, np.int64),
+        tabu_until, it, aspiration, np.empty(n - k, np.int64), np.empty(n - k),
     )  # fmt: skip
     i, j = np.meshgrid(chosen, unchosen, indexing="ij")
     delta = g[j] - g[i] - J[i, j]
