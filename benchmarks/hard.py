@@ -13,10 +13,11 @@ Instances (all seeded):
 All are minimised as :class:`~qanneal_llm.qubo.SubsetModel` (diversity as its negative). For each
 instance: anneal (default, and ``time_limit`` 0.1 / 1 / 10 s with its best-so-far trace), neal
 (default, and 10x sweeps), tabu (dwave-samplers, default and ``time_limit``), and gurobipy (its
-free licence, n <= 2,000, with a time limit and its incumbent trace). The reference is the best
-value any of them found; the gap of each is ``(value - reference) / |reference|``. Memory:
-the dense quadratic matrix, and the peak Python-side allocation (tracemalloc) of building the
-model and of a default solve (the kernels add O(n) more).
+free licence, n <= 2,000, with a time limit and its incumbent trace). Anneal's time-limited
+runs and gurobi use ``--threads`` (all cores by default); the rest run on one. The reference is
+the best value any of them found; the gap of each is ``(value - reference) / |reference|``.
+Memory: the dense quadratic matrix, and the peak Python-side allocation (tracemalloc) of
+building the model and of a default solve (the kernels add O(n) more).
 
     python benchmarks/hard.py --quick                      # n = 500 only, 1 s limits (minutes)
     python benchmarks/hard.py --sizes 500,1000 --limits 0.1,1,10
@@ -40,6 +41,7 @@ import numpy as np
 from reference import gurobi_model
 
 from qanneal_llm import feature_model, slate_model, solve, subset_model
+from qanneal_llm.solvers.swap_annealer import available_cores
 
 NEAL_MAX_N = 2000  # a dense penalty BQM past this takes minutes to build and sweep
 GUROBI_MAX_N = 2000  # the free licence's size limit
@@ -98,7 +100,7 @@ def instances(sizes, quick):
         yield "slates", n, n // 20, slates
 
 
-def gurobi_trace(model, time_limit):
+def gurobi_trace(model, time_limit, threads):
     """Gurobi's incumbents ``[(seconds, objective)]`` and whether it proved optimality; ``None``
     when the licence refuses the model."""
     import gurobipy as gp
@@ -113,7 +115,7 @@ def gurobi_trace(model, time_limit):
                 trace.append((time.perf_counter() - started, value))
 
     try:
-        m, _ = gurobi_model(model, time_limit, threads=1)
+        m, _ = gurobi_model(model, time_limit, threads=threads)
         started = time.perf_counter()
         m.optimize(callback)
     except gp.GurobiError as exc:
@@ -121,7 +123,7 @@ def gurobi_trace(model, time_limit):
     return trace, m.Status == GRB.OPTIMAL
 
 
-def run_instance(model, limits, gurobi_limit, seed, neal_10x_max_n=NEAL_MAX_N, others=True):
+def run_instance(model, limits, gurobi_limit, seed, neal_10x_max_n, threads, others=True):
     runs = {}
 
     def record(name, result, seconds, trace=None):
@@ -144,7 +146,7 @@ def run_instance(model, limits, gurobi_limit, seed, neal_10x_max_n=NEAL_MAX_N, o
     tracemalloc.stop()
     record("anneal", result, seconds)
     for limit in limits:
-        result, seconds = timed("anneal", time_limit=limit)
+        result, seconds = timed("anneal", time_limit=limit, threads=threads)
         record(f"anneal tl={limit:g}", result, seconds, result.info["trace"])
     if others and model.n <= NEAL_MAX_N:
         neal = [("neal", {}), ("neal 10x", {"num_sweeps": 10_000})]
@@ -158,7 +160,7 @@ def run_instance(model, limits, gurobi_limit, seed, neal_10x_max_n=NEAL_MAX_N, o
         record(f"tabu tl={max(limits):g}", result, seconds)
     if others and model.n <= GUROBI_MAX_N and gurobi_limit > 0:
         start = time.perf_counter()
-        trace, optimal = gurobi_trace(model, gurobi_limit)
+        trace, optimal = gurobi_trace(model, gurobi_limit, threads)
         if not trace:
             print(f"  gurobi: no incumbent within {gurobi_limit:g} s ({optimal or 'time limit'})")
         else:
@@ -222,6 +224,12 @@ def main(argv=None):
         type=int,
         help="solvers' seed, if not --seed: the same instances searched again (hard_seeds.py)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=available_cores(),
+        help="threads of anneal's time-limited runs and of gurobi (default: all cores)",
+    )
     parser.add_argument("--out", default="benchmarks/results/hard.json")
     args = parser.parse_args(argv)
     if args.quick:
@@ -248,6 +256,7 @@ def main(argv=None):
             args.gurobi_limit,
             args.seed if args.solver_seed is None else args.solver_seed,
             min(args.neal_10x_max_n, 500) if args.quick else args.neal_10x_max_n,
+            args.threads,
             others=not args.anneal_only,
         )
         row = {"kind": kind, "n": n, "k": k, **extra, "reference": reference, "runs": runs}

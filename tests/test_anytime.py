@@ -174,3 +174,44 @@ def test_default_adds_memetic_rounds_only_when_the_reads_never_agree():
     assert info["reads"] == info["max_reads"] == 6
     easy = swap_anneal(diversity_instance(80, 10, 5), seed=2)[2]
     assert easy["reads"] < easy["max_reads"] and "rounds" not in easy
+
+
+def test_threads_run_rounds_in_batches_that_follow_the_seed():
+    from qanneal_llm.solvers.anytime import _thread_pool, improve
+    from qanneal_llm.solvers.swap_annealer import plan_anneal
+
+    rng = np.random.default_rng(4)
+    w = np.triu(rng.integers(0, 11, size=(120, 120)), 1).astype(float)
+    model = subset_model(np.zeros(120), -(w + w.T), 25)
+    states, energies, info = swap_anneal(model, seed=3, num_reads=4, agree=0)
+    energies = list(energies - model.offset)
+    beta = np.array(info["beta_range"])
+
+    def run(threads):
+        plan = plan_anneal(model, seed=3, num_reads=4, agree=0, threads=threads)
+        with _thread_pool(threads) as pool:
+            best, energy, stats = improve(
+                plan, list(states), energies, beta, start=0.0, rounds=9, pool=pool
+            )
+        return best, energy, stats
+
+    one, two, again = run(1), run(2), run(2)
+    # the same seed and threads take the same path; 9 rounds on 2 threads are 5 batches
+    np.testing.assert_array_equal(two[0], again[0])
+    assert two[1] == again[1] and two[2] == again[2] and two[2]["rounds"] == 9
+    for best, energy, _ in (one, two):
+        assert model.is_feasible(best) and energy <= min(energies)
+        assert model.objective(best) == pytest.approx(energy + model.offset)
+
+
+def test_threads_are_all_cores_for_solve_and_one_per_problem_in_a_batch():
+    from qanneal_llm.solvers.swap_annealer import available_cores
+
+    model = diversity_instance(60, 8, 2)
+    assert solve(model, seed=0, time_limit=0.05).info["threads"] == available_cores()
+    assert solve(model, seed=0, time_limit=0.05, threads=1).info["threads"] == 1
+    (result,) = solve_many([model], seed=0, time_limit=0.05)
+    assert result.info["threads"] == 1
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            solve(model, seed=0, time_limit=0.05, threads=bad)

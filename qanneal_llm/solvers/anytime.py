@@ -23,9 +23,11 @@ path and differ only in where the time limit cuts it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -42,9 +44,6 @@ ELITE = 10
 #: Memetic rounds per allowed read that the default (no time limit) adds when its reads never
 #: agree (chosen on tuning instances, benchmarks/RESULTS.md).
 DEFAULT_ROUNDS_PER_READ = 4
-#: Tabu steps without a new best before a round ends, at least (the default's 100 is short
-#: for the long searches that pay off once a time budget is given).
-ROUND_STALL = 500
 
 
 def check_time_limit(time_limit) -> float | None:
@@ -92,38 +91,46 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
     deadline = start + plan.time_limit
     model = plan.model
 
-    # Phase 1: the default reads one at a time, stopping as the default does (``agree``).
+    # Phase 1: the default reads (the first alone: it sets the temperatures), stopping as the
+    # default does (``agree``); on several threads, a batch of reads at a time.
     beta = plan.beta_range
     states, energies = [], []
     best_energy, overall, time_to_best = np.inf, np.inf, 0.0
     trace = []
-    for r, seed in enumerate(plan.seeds):
+    local_search = plan.local_search or plan.tabu_iterations > 0
+
+    def read(r, beta):
         x0 = plan.x0[r : r + 1] if r < len(plan.x0) else plan.x0[:0]
-        st, en, hot, cold = plan_reads(
-            plan, x0, beta, plan.num_sweeps, [seed],
-            local_search=plan.local_search or plan.tabu_iterations > 0,
+        return plan_reads(
+            plan, x0, beta, plan.num_sweeps, [plan.seeds[r]], local_search=local_search,
             iterations=plan.tabu_iterations, stall=plan.tabu_stall,
         )  # fmt: skip
-        beta = np.array([hot, cold])
-        states.append(st[0])
-        energies.append(en[0])
-        if en[0] < best_energy:
-            best_energy, time_to_best = en[0], time.perf_counter() - start
-            trace.append((time_to_best, float(en[0] + model.offset)))
-        # the kernel's own stopping rule, so the reads run are the default's
-        tol = 1e-9 * (1.0 + abs(en[0]))
-        if en[0] < overall - tol:
-            overall = en[0]
-        if plan.agree > 0 and sum(e <= overall + tol for e in energies) >= plan.agree:
-            break
-        if time.perf_counter() >= deadline:
-            break
-    reads = len(states)
 
-    # Phase 2: memetic iterated tabu search until the limit.
-    best, best_energy, stats = improve(
-        plan, states, energies, beta, start=start, deadline=deadline, trace=trace
-    )
+    with _thread_pool(plan.threads) as pool:
+        r, agreed = 0, False
+        while r < len(plan.seeds) and not agreed and (r == 0 or time.perf_counter() < deadline):
+            batch = range(r, r + 1 if r == 0 else min(r + plan.threads, len(plan.seeds)))
+            for st, en, hot, cold in _map(pool, read, batch, beta):
+                beta = np.array([hot, cold])
+                states.append(st[0])
+                energies.append(en[0])
+                if en[0] < best_energy:
+                    best_energy, time_to_best = en[0], time.perf_counter() - start
+                    trace.append((time_to_best, float(en[0] + model.offset)))
+                # the kernel's own stopping rule, so the reads run are the default's
+                tol = 1e-9 * (1.0 + abs(en[0]))
+                if en[0] < overall - tol:
+                    overall = en[0]
+                agreed = agreed or (
+                    plan.agree > 0 and sum(e <= overall + tol for e in energies) >= plan.agree
+                )
+            r = batch.stop
+        reads = len(states)
+
+        # Phase 2: memetic iterated tabu search until the limit.
+        best, best_energy, stats = improve(
+            plan, states, energies, beta, start=start, deadline=deadline, trace=trace, pool=pool
+        )
     if stats["improvements"]:
         states.append(best)
         energies.append(best_energy)
@@ -134,6 +141,7 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
         beta,
         start,
         time_limit=plan.time_limit,
+        threads=plan.threads,
         time_to_best=time_to_best,
         restarts=stats["rounds"],
         fresh_reads=stats["fresh_reads"],
@@ -170,7 +178,9 @@ def plan_reads(plan, x0, beta, sweeps, seeds, *, agree=0, local_search=True, ite
     )  # fmt: skip
 
 
-def improve(plan, states, energies, beta, *, start, deadline=None, rounds=None, trace=None):
+def improve(
+    plan, states, energies, beta, *, start, deadline=None, rounds=None, trace=None, pool=None
+):
     """Memetic iterated tabu search from the states found so far, until ``deadline`` (a
     ``time.perf_counter()`` value) or for ``rounds`` rounds: ``(best, best_energy, stats)``.
 
@@ -178,17 +188,19 @@ def improve(plan, states, energies, beta, *, start, deadline=None, rounds=None, 
     or from a crossover of two elite states, and runs descent + swap tabu search; after
     ``RESTART_AFTER`` rounds without progress a fresh annealing read replaces one. At least
     one round runs. ``energies`` exclude the model offset; ``trace`` (if given) gets the
-    ``(seconds since start, objective)`` of every new best.
+    ``(seconds since start, objective)`` of every new best. With a thread ``pool`` of ``w``
+    threads, rounds run ``w`` at a time: each batch is drawn from the best and elite as they
+    stood before it and merged in order, so the path depends on the seed and ``w`` only.
     """
     model = plan.model
     _, _, G, lo, hi = plan.arrays
     n, k = model.n, model.k
     tabu_iterations = plan.tabu_iterations or max(200, n)
-    round_stall = max(plan.tabu_stall, ROUND_STALL)
+    width = plan.threads if pool is not None else 1
 
     def kernel(x0, b, sweeps, seed):
         return plan_reads(
-            plan, x0, b, sweeps, [seed], iterations=tabu_iterations, stall=round_stall
+            plan, x0, b, sweeps, [seed], iterations=tabu_iterations, stall=plan.tabu_stall
         )
 
     rng = np.random.default_rng([int(s) for s in plan.seeds])
@@ -209,12 +221,14 @@ def improve(plan, states, energies, beta, *, start, deadline=None, rounds=None, 
             and (rounds is None or done < rounds)
         )
     ):
-        done += 1
-        seed = int(rng.integers(0, 2**31 - 1))
-        if stalled and stalled % RESTART_AFTER == 0:
-            fresh += 1
-            st, en, _, _ = kernel(plan.x0[:0], beta, plan.num_sweeps, seed)
-        else:
+        jobs = []
+        for slot in range(width if rounds is None else min(width, max(1, rounds - done))):
+            done += 1
+            seed = int(rng.integers(0, 2**31 - 1))
+            if (stalled + slot) and (stalled + slot) % RESTART_AFTER == 0:
+                fresh += 1
+                jobs.append((plan.x0[:0], beta, plan.num_sweeps, seed))
+                continue
             if len(elite) >= 2 and rng.random() < CROSSOVER:
                 crossovers += 1
                 a, b = rng.choice(len(elite), size=2, replace=False)
@@ -222,17 +236,18 @@ def improve(plan, states, energies, beta, *, start, deadline=None, rounds=None, 
             else:
                 strength = int(rng.integers(1, strength_cap + 1))
                 x0 = perturb(best, strength, G, lo, hi, rng)
-            st, en, _, _ = kernel(x0[None], polish_beta, 0, seed)
-        _keep_elite(elite, st[0].copy(), float(en[0]))
-        if en[0] < best_energy - 1e-9 * (1.0 + abs(best_energy)):
-            best, best_energy = st[0].copy(), float(en[0])
-            time_to_best = time.perf_counter() - start
-            if trace is not None:
-                trace.append((time_to_best, best_energy + model.offset))
-            improvements += 1
-            stalled = 0
-        else:
-            stalled += 1
+            jobs.append((x0[None], polish_beta, 0, seed))
+        for st, en, _, _ in _map(pool, lambda job: kernel(*job), jobs):
+            _keep_elite(elite, st[0].copy(), float(en[0]))
+            if en[0] < best_energy - 1e-9 * (1.0 + abs(best_energy)):
+                best, best_energy = st[0].copy(), float(en[0])
+                time_to_best = time.perf_counter() - start
+                if trace is not None:
+                    trace.append((time_to_best, best_energy + model.offset))
+                improvements += 1
+                stalled = 0
+            else:
+                stalled += 1
     stats = {
         "rounds": done,
         "fresh_reads": fresh,
@@ -241,6 +256,19 @@ def improve(plan, states, energies, beta, *, start, deadline=None, rounds=None, 
         "time_to_best": time_to_best,
     }
     return best, best_energy, stats
+
+
+def _thread_pool(threads: int):
+    """A pool of ``threads`` threads to run kernel calls on (they release the GIL), or a
+    stand-in holding ``None`` for one thread."""
+    return ThreadPoolExecutor(threads) if threads > 1 else contextlib.nullcontext()
+
+
+def _map(pool, fn, items, *args):
+    """``fn(item, *args)`` for every item, in order: on ``pool``'s threads when given."""
+    if pool is None:
+        return [fn(item, *args) for item in items]
+    return list(pool.map(lambda item: fn(item, *args), items))
 
 
 def perturb(x, strength, G, lo, hi, rng) -> np.ndarray:

@@ -46,7 +46,9 @@ class AnnealBackend(BackendBase):
         return self._samples(states, info, options)
 
     def sample_many(self, models, seeds, *, n_jobs=None, **options):
-        """Yield one :class:`Samples` per model, in order, solving on ``n_jobs`` threads."""
+        """Yield one :class:`Samples` per model, in order, solving on ``n_jobs`` threads (one
+        each, unless ``threads`` says otherwise: the batch already fills the cores)."""
+        options = {"threads": 1, **options}
         plans = (plan_anneal(m, seed=s, **options) for m, s in zip(models, seeds, strict=True))
         for states, _, info in run_plans(plans, n_jobs):
             yield self._samples(states, info, options)

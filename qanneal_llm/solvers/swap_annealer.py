@@ -14,6 +14,7 @@ unchosen one stay feasible and reach the optimum in a fraction of the time
 
 from __future__ import annotations
 
+import numbers
 import os
 import time
 from collections import deque
@@ -52,6 +53,7 @@ class AnnealPlan:
     tabu_iterations: int
     tabu_stall: int
     time_limit: float | None = None
+    threads: int = 1
 
 
 def plan_anneal(
@@ -67,6 +69,7 @@ def plan_anneal(
     tabu_stall: int | str | None = "auto",
     initial_states: np.ndarray | None = None,
     time_limit: float | None = None,
+    threads: int | None = None,
 ) -> AnnealPlan:
     """Check the options of :func:`swap_anneal` and draw its per-read seeds from ``seed``.
 
@@ -82,6 +85,10 @@ def plan_anneal(
         One feasible start per read (e.g. a previous answer), instead of random ones.
     time_limit : float, optional
         Seconds to keep searching (:mod:`~qanneal_llm.solvers.anytime`); none by default.
+    threads : int, optional
+        Threads the ``time_limit`` search runs its reads and rounds on (default: the cores
+        this process may use). The default search always runs on one, so its answer is the
+        same on every machine.
 
     Returns
     -------
@@ -94,6 +101,10 @@ def plan_anneal(
             f"need num_reads >= 1, num_sweeps >= 0 and agree >= 0, got {num_reads},"
             f" {num_sweeps}, {agree}"
         )
+    if threads is None:
+        threads = available_cores()
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
     rng = np.random.default_rng(seed)
     if initial_states is not None:
         x0 = np.atleast_2d(np.asarray(initial_states, dtype=np.int8))
@@ -127,7 +138,15 @@ def plan_anneal(
         tabu_iterations=int(tabu_iterations) if local_search else 0,
         tabu_stall=int(tabu_iterations if tabu_stall is None else tabu_stall),
         time_limit=time_limit,
+        threads=int(threads),
     )
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def auto_tabu_stall(n: int, k: int) -> int:
@@ -211,8 +230,8 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
         The problem.
     **options
         ``num_reads``, ``agree``, ``num_sweeps``, ``beta_range``, ``seed``, ``local_search``,
-        ``tabu_iterations``, ``tabu_stall``, ``initial_states``, ``time_limit`` (see
-        :func:`plan_anneal`).
+        ``tabu_iterations``, ``tabu_stall``, ``initial_states``, ``time_limit``, ``threads``
+        (see :func:`plan_anneal`).
 
     Returns
     -------
@@ -242,7 +261,7 @@ def run_plans(plans, n_jobs: int | None = None):
     tuple
         :func:`run_plan`'s ``(states, objectives, info)`` per plan, in input order.
     """
-    n_jobs = n_jobs or os.cpu_count() or 1
+    n_jobs = n_jobs or available_cores()
     if n_jobs <= 1:
         yield from (run_plan(p) for p in plans)
         return
@@ -283,6 +302,7 @@ class SwapAnnealingSampler:
             "tabu_iterations",
             "tabu_stall",
             "time_limit",
+            "threads",
             "seed",
         )
     }
