@@ -278,7 +278,12 @@ def main(argv=None):
         )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"loadavg": os.getloadavg(), "cpu": platform.processor(), "args": vars(args)}
+    meta = {
+        "loadavg": os.getloadavg(),
+        "cpu": platform.processor(),
+        "args": vars(args),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=float))
     plot(rows, out.with_name(out.stem + "_curves.png"))
     print(f"wrote {out} and {out.with_name(out.stem + '_curves.png')}")

@@ -164,8 +164,7 @@ def test_default_adds_memetic_rounds_only_when_the_reads_never_agree():
     kernel_only, kernel_objectives, _ = swap_anneal(rugged, seed=5, num_reads=6, agree=0)
     np.testing.assert_array_equal(states[:6], kernel_only)  # the same reads, then the rounds
     assert objectives.min() <= kernel_objectives.min()
-    # a time limit starts with those rounds (same seeds) from reads at least as low, and runs
-    # more of them in 0.5 s here
+    # a time limit's rounds start from reads at least as low, and 0.5 s runs more of them
     anytime = solve(rugged, seed=5, num_reads=6, time_limit=0.5)
     assert anytime.objective <= objectives.min() + 1e-9 * abs(objectives.min())
     # a round that improves on the reads adds its best as one more row, not one more read

@@ -15,8 +15,9 @@ random annealing read leaves the basin. The crossover half was
 chosen on generated instances with other seeds than ``benchmarks/hard.py``'s: with 1 s it found
 better selections on 5 of 12 integer-weight instances (n = 500-2,000) and worse on none
 (``benchmarks/RESULTS.md``). A round's tabu walk stops after the reads' own stall (at least
-500 before: on the tuning slates, 2,000 candidates, the shorter rounds ended 0.003-0.037%
-from the best known after 3 s where the longer ones ended 0.04-0.15%). Every round calls the
+500 before, as the default's rounds still do: on the tuning slates, 2,000 candidates, the
+shorter rounds ended 0.003-0.037% from the best known after 3 s where the longer ones ended
+0.04-0.15%). Every round calls the
 one compiled kernel the default search uses (:func:`~qanneal_llm._kernels.anneal_reads`, same
 signature), so there is nothing more to compile, and the limit is checked between batches of
 reads and rounds: the overshoot is at most one tabu run (at least one round runs, even when
@@ -53,6 +54,11 @@ ELITE = 10
 #: Memetic rounds per allowed read that the default (no time limit) adds when its reads never
 #: agree (chosen on tuning instances, benchmarks/RESULTS.md).
 DEFAULT_ROUNDS_PER_READ = 4
+#: Tabu steps without a new best before one of those rounds ends, at least: a fixed number of
+#: rounds searches more when each is longer (with the reads' shorter stall the default lost on
+#: 3 of the 20 hard instances and won on none), where a time limit's rounds take the reads'
+#: stall and run more rounds a second.
+DEFAULT_ROUND_STALL = 500
 
 
 def check_time_limit(time_limit) -> float | None:
@@ -205,12 +211,11 @@ def improve(
     _, _, G, lo, hi = plan.arrays
     n, k = model.n, model.k
     tabu_iterations = plan.tabu_iterations or max(200, n)
+    stall = plan.tabu_stall if rounds is None else max(plan.tabu_stall, DEFAULT_ROUND_STALL)
     width = plan.threads if pool is not None else 1
 
     def kernel(x0, b, sweeps, seed):
-        return plan_reads(
-            plan, x0, b, sweeps, [seed], iterations=tabu_iterations, stall=plan.tabu_stall
-        )
+        return plan_reads(plan, x0, b, sweeps, [seed], iterations=tabu_iterations, stall=stall)
 
     rng = np.random.default_rng([int(s) for s in plan.seeds])
     best = states[int(np.argmin(energies))].copy()

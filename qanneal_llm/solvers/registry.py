@@ -278,7 +278,8 @@ def solve_many(
 
     Backends with a batch mode (the default ``anneal``) prepare every problem first, then run
     them on ``n_jobs`` threads (default: all cores) with the GIL released; each result is
-    identical to ``solve(models[i], solver, seed=seeds[i], **options)``. Other backends are
+    identical to ``solve(models[i], solver, seed=seeds[i], **options)`` (with a ``time_limit``,
+    each problem's search runs on one of those threads: ``threads=1``). Other backends are
     called one problem at a time. ``polish`` is as in :func:`solve`. ``executor="ray"`` (or a
     :class:`qanneal_llm.distributed.RayExecutor`) solves chunks of ``models`` on a Ray cluster
     instead, with the same seeds and the same results.

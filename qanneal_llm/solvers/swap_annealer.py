@@ -191,7 +191,7 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         and np.count_nonzero(energies <= energies.min() + tol) < plan.agree
     ):
         # a rugged problem: the reads never agreed, so a few rounds of memetic tabu search per
-        # read allowed (the rounds a time_limit search starts with: same seeds and rules)
+        # read allowed (a time_limit search's rounds, drawn alike, with longer tabu walks)
         best, best_energy, stats = improve(
             plan, list(states), list(energies), np.array([hot, cold]), start=start,
             rounds=DEFAULT_ROUNDS_PER_READ * len(plan.seeds),
