@@ -16,8 +16,8 @@ chosen on generated instances with other seeds than ``benchmarks/hard.py``'s: wi
 better selections on 5 of 12 integer-weight instances (n = 500-2,000) and worse on none
 (``benchmarks/RESULTS.md``). A round's tabu walk stops after the reads' own stall (at least
 500 before, as the default's rounds still do: on the tuning slates, 2,000 candidates, the
-shorter rounds ended 0.003-0.037% from the best known after 3 s where the longer ones ended
-0.04-0.15%). Every round calls the
+shorter rounds ended 0-0.090% from the best known after 3 s where the longer ones ended
+0.062-0.151%). Every round calls the
 one compiled kernel the default search uses (:func:`~qanneal_llm._kernels.anneal_reads`, same
 signature), so there is nothing more to compile, and the limit is checked between batches of
 reads and rounds: the overshoot is at most one tabu run (at least one round runs, even when
