@@ -214,3 +214,5 @@ def test_threads_are_all_cores_for_solve_and_one_per_problem_in_a_batch():
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match="threads must be a positive integer"):
             solve(model, seed=0, time_limit=0.05, threads=bad)
+        with pytest.raises(ValueError, match="omit it to use every core"):
+            preflight("anneal", n=60, k=8, threads=bad)

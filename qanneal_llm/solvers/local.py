@@ -21,6 +21,7 @@ from qanneal_llm.solvers.base import (
 )
 from qanneal_llm.solvers.swap_annealer import (
     SwapAnnealingSampler,
+    check_threads,
     plan_anneal,
     run_plans,
     swap_anneal,
@@ -38,8 +39,10 @@ class AnnealBackend(BackendBase):
     parameters = {p: [] for p in SwapAnnealingSampler.parameters if p != "seed"}
 
     def check(self, *, n, k, options) -> None:
-        """Refuse a ``time_limit`` that is not a positive, finite number of seconds."""
+        """Refuse a ``time_limit`` that is not a positive, finite number of seconds, and
+        ``threads`` that are not a positive integer."""
         check_time_limit(options.get("time_limit"))
+        check_threads(options.get("threads"))
 
     def sample(self, model: SubsetModel, *, seed: int, **options) -> Samples:
         states, _, info = swap_anneal(model, seed=seed, **options)

@@ -101,10 +101,7 @@ def plan_anneal(
             f"need num_reads >= 1, num_sweeps >= 0 and agree >= 0, got {num_reads},"
             f" {num_sweeps}, {agree}"
         )
-    if threads is None:
-        threads = available_cores()
-    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    threads = check_threads(threads)
     rng = np.random.default_rng(seed)
     if initial_states is not None:
         x0 = np.atleast_2d(np.asarray(initial_states, dtype=np.int8))
@@ -138,8 +135,20 @@ def plan_anneal(
         tabu_iterations=int(tabu_iterations) if local_search else 0,
         tabu_stall=int(tabu_iterations if tabu_stall is None else tabu_stall),
         time_limit=time_limit,
-        threads=int(threads),
+        threads=threads,
     )
+
+
+def check_threads(threads) -> int:
+    """``threads`` as an int (``None``: :func:`available_cores`); a ``ValueError`` naming the
+    fix when it is not a positive integer."""
+    if threads is None:
+        return available_cores()
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+        raise ValueError(
+            f"threads must be a positive integer, got {threads!r}; omit it to use every core"
+        )
+    return int(threads)
 
 
 def available_cores() -> int:
