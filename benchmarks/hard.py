@@ -41,7 +41,7 @@ import numpy as np
 from reference import gurobi_model
 
 from qanneal_llm import feature_model, slate_model, solve, subset_model
-from qanneal_llm.solvers.swap_annealer import available_cores
+from qanneal_llm._validation import available_cores
 
 NEAL_MAX_N = 2000  # a dense penalty BQM past this takes minutes to build and sweep
 GUROBI_MAX_N = 2000  # the free licence's size limit

@@ -4,6 +4,7 @@ message: what is wrong, where, and what to do instead."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -115,7 +116,7 @@ def cardinality(k, n: int, what: str = "candidates") -> int:
     return k
 
 
-def positive_int(value, name: str) -> int:
+def positive_int(value, name: str, fix: str = "") -> int:
     """Return ``value`` as an int >= 1, or raise ValueError naming the parameter.
 
     Booleans are refused although Python counts them as ints: ``epochs=True`` is a mistake.
@@ -126,6 +127,8 @@ def positive_int(value, name: str) -> int:
         The value to check.
     name : str
         The parameter's name, for the message.
+    fix : str, optional
+        What to do instead, appended to the message.
 
     Returns
     -------
@@ -137,8 +140,16 @@ def positive_int(value, name: str) -> int:
     3
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be a positive integer, got {value!r}" + (fix and f"; {fix}"))
     return int(value)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, where the OS has one): a
+    container or ``taskset`` gets fewer than the host's ``os.cpu_count()``."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def check_seed(seed) -> int | None:

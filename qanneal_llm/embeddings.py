@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qanneal_llm._validation import positive_int, resolve_device
+from qanneal_llm._validation import available_cores, positive_int, resolve_device
 from qanneal_llm.embedding_cache import EmbeddingCache, warn_cache
 from qanneal_llm.encoder_routes import (
     _INT8_SCHEME,
@@ -89,9 +89,9 @@ def _limit_threads() -> None:
 
     # torch sizes its pool from the host's cores, which oversubscribes a container or a
     # taskset-restricted process; an explicit OMP_NUM_THREADS is left alone.
-    if os.environ.get("OMP_NUM_THREADS") or not hasattr(os, "sched_getaffinity"):
+    if os.environ.get("OMP_NUM_THREADS"):
         return
-    available = len(os.sched_getaffinity(0))
+    available = available_cores()
     if torch.get_num_threads() > available:
         torch.set_num_threads(available)
 

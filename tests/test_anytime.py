@@ -204,7 +204,7 @@ def test_threads_run_rounds_in_batches_that_follow_the_seed():
 
 
 def test_threads_are_all_cores_for_solve_and_one_per_problem_in_a_batch():
-    from qanneal_llm.solvers.swap_annealer import available_cores
+    from qanneal_llm._validation import available_cores
 
     model = diversity_instance(60, 8, 2)
     assert solve(model, seed=0, time_limit=0.05).info["threads"] == available_cores()

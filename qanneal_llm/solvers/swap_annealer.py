@@ -14,8 +14,6 @@ unchosen one stay feasible and reach the optimum in a fraction of the time
 
 from __future__ import annotations
 
-import numbers
-import os
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +22,7 @@ from dataclasses import dataclass
 import dimod
 import numpy as np
 
+from qanneal_llm._validation import available_cores, positive_int
 from qanneal_llm.qubo.model import SubsetModel, subset_model
 from qanneal_llm.qubo.repair import feasible_start, kernel_arrays
 from qanneal_llm.solvers.anytime import (
@@ -140,22 +139,11 @@ def plan_anneal(
 
 
 def check_threads(threads) -> int:
-    """``threads`` as an int (``None``: :func:`available_cores`); a ``ValueError`` naming the
-    fix when it is not a positive integer."""
+    """``threads`` as an int (``None``: :func:`~qanneal_llm._validation.available_cores`); a
+    ``ValueError`` naming the fix when it is not a positive integer."""
     if threads is None:
         return available_cores()
-    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
-        raise ValueError(
-            f"threads must be a positive integer, got {threads!r}; omit it to use every core"
-        )
-    return int(threads)
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its affinity mask, where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    return positive_int(threads, "threads", fix="omit it to use every core")
 
 
 def auto_tabu_stall(n: int, k: int) -> int:
