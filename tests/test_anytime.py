@@ -190,8 +190,9 @@ def test_threads_run_rounds_in_batches_that_follow_the_seed():
         plan = plan_anneal(model, seed=3, num_reads=4, agree=0, threads=threads)
         with _thread_pool(threads) as pool:
             best, energy, stats = improve(
-                plan, list(states), energies, beta, start=0.0, rounds=9, pool=pool
-            )
+                plan, list(states), energies, beta, start=0.0, stall=plan.tabu_stall, rounds=9,
+                pool=pool,
+            )  # fmt: skip
         return best, energy, stats
 
     one, two, again = run(1), run(2), run(2)

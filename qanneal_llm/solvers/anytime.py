@@ -112,12 +112,11 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
     states, energies = [], []
     best_energy, overall, time_to_best = np.inf, np.inf, 0.0
     trace = []
-    local_search = plan.local_search or plan.tabu_iterations > 0
 
     def read(r, beta):
         x0 = plan.x0[r : r + 1] if r < len(plan.x0) else plan.x0[:0]
         return plan_reads(
-            plan, x0, beta, plan.num_sweeps, [plan.seeds[r]], local_search=local_search,
+            plan, x0, beta, plan.num_sweeps, [plan.seeds[r]], local_search=plan.local_search,
             iterations=plan.tabu_iterations, stall=plan.tabu_stall,
         )  # fmt: skip
 
@@ -144,8 +143,9 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
 
         # Phase 2: memetic iterated tabu search until the limit.
         best, best_energy, stats = improve(
-            plan, states, energies, beta, start=start, deadline=deadline, trace=trace, pool=pool
-        )
+            plan, states, energies, beta, start=start, stall=plan.tabu_stall, deadline=deadline,
+            trace=trace, pool=pool,
+        )  # fmt: skip
     if stats["improvements"]:
         states.append(best)
         energies.append(best_energy)
@@ -194,16 +194,18 @@ def plan_reads(plan, x0, beta, sweeps, seeds, *, agree=0, local_search=True, ite
 
 
 def improve(
-    plan, states, energies, beta, *, start, deadline=None, rounds=None, trace=None, pool=None
-):
+    plan, states, energies, beta, *, start, stall, deadline=None, rounds=None, trace=None,
+    pool=None,
+):  # fmt: skip
     """Memetic iterated tabu search from the states found so far, until ``deadline`` (a
     ``time.perf_counter()`` value) or for ``rounds`` rounds: ``(best, best_energy, stats)``.
 
     Each round starts either from the best selection perturbed by a few random feasible swaps
-    or from a crossover of two elite states, and runs descent + swap tabu search; after
-    ``RESTART_AFTER`` rounds without progress a fresh annealing read replaces one. At least
-    one round runs. ``energies`` exclude the model offset; ``trace`` (if given) gets the
-    ``(seconds since start, objective)`` of every new best. With a thread ``pool`` of ``w``
+    or from a crossover of two elite states, and runs descent + swap tabu search (ending after
+    ``stall`` steps without a new best); after ``RESTART_AFTER`` rounds without progress a
+    fresh annealing read replaces one. At least one round runs. ``energies`` exclude the
+    model offset; ``trace`` (if given) gets the ``(seconds since start, objective)`` of every
+    new best. With a thread ``pool`` of ``w``
     threads, rounds run ``w`` at a time: each batch is drawn from the best and elite as they
     stood before it and merged in order, so the path depends on the seed and ``w`` only.
     """
@@ -211,7 +213,6 @@ def improve(
     _, _, G, lo, hi = plan.arrays
     n, k = model.n, model.k
     tabu_iterations = plan.tabu_iterations or max(200, n)
-    stall = plan.tabu_stall if rounds is None else max(plan.tabu_stall, DEFAULT_ROUND_STALL)
     width = plan.threads if pool is not None else 1
 
     def kernel(x0, b, sweeps, seed):

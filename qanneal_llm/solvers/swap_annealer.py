@@ -26,6 +26,7 @@ from qanneal_llm._validation import available_cores, positive_int
 from qanneal_llm.qubo.model import SubsetModel, subset_model
 from qanneal_llm.qubo.repair import feasible_start, kernel_arrays
 from qanneal_llm.solvers.anytime import (
+    DEFAULT_ROUND_STALL,
     DEFAULT_ROUNDS_PER_READ,
     check_time_limit,
     improve,
@@ -191,6 +192,7 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         # read allowed (a time_limit search's rounds, drawn alike, with longer tabu walks)
         best, best_energy, stats = improve(
             plan, list(states), list(energies), np.array([hot, cold]), start=start,
+            stall=max(plan.tabu_stall, DEFAULT_ROUND_STALL),
             rounds=DEFAULT_ROUNDS_PER_READ * len(plan.seeds),
         )  # fmt: skip
         if stats["improvements"]:
