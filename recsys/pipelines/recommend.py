@@ -35,7 +35,6 @@ import time
 from contextlib import nullcontext
 
 import numpy as np
-import scipy.sparse as sp
 
 from qanneal_llm import collaborative_feature_model, slate_model, solve, solve_many
 from qanneal_llm._validation import torch_threads
@@ -58,7 +57,6 @@ from recsys.splits import Split, random_split
 __all__ = [
     "RecommendConfig",
     "candidate_lists",
-    "collaborative_similarity",
     "embed_items",
     "fit_head",
     "load_split",
@@ -109,14 +107,10 @@ def embed_items(
     return np.asarray(vectors, dtype=np.float32)
 
 
-def collaborative_similarity(train: sp.csr_matrix) -> np.ndarray:
-    """Item-item cosine of the training interaction columns, zero diagonal (CQFS's signal)."""
-    return item_cosine(train)
-
-
 def select_features(item_vectors, train, n_features: int, solver="anneal", seed=0, **options):
     """Solve the collaborative feature QUBO; the result's ``indices`` are the kept dimensions."""
-    model = collaborative_feature_model(item_vectors, collaborative_similarity(train), n_features)
+    # CQFS's signal: the item-item cosine of the training interactions, zero diagonal
+    model = collaborative_feature_model(item_vectors, item_cosine(train), n_features)
     return solve(model, solver, seed=seed, **options)
 
 
