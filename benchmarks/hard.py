@@ -21,7 +21,7 @@ building the model and of a default solve (the kernels add O(n) more).
 
     python benchmarks/hard.py --quick                      # n = 500 only, 1 s limits (minutes)
     python benchmarks/hard.py --sizes 500,1000 --limits 0.1,1,10
-    python benchmarks/hard.py                              # everything (~12 min quiet)
+    python benchmarks/hard.py                              # everything (~8 min quiet)
     python benchmarks/hard.py --anneal-only --solver-seed 1 --out benchmarks/results/hard_seed1.json
 
 Writes ``benchmarks/results/hard.json`` and ``benchmarks/results/hard_curves.png``.

@@ -48,7 +48,7 @@ def main(argv=None):
         for row in run["rows"]:
             rows[(row["kind"], row["n"], row["k"])].append(row)
     table, met = [], {target: [0] * len(runs) for target in TARGETS}
-    print(f"solver seeds {seeds}; gap % to the best any run found: mean over seeds (worst)")
+    print(f"solver seeds {seeds}; gap % to the best known: mean over seeds (worst)")
     print(f"{'instance':<22}" + "".join(f"{c:>22}" for c in COLUMNS))
     for key, per_seed in rows.items():
         if len(per_seed) != len(runs):

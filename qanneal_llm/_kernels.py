@@ -239,7 +239,7 @@ def _tabu(
     of 18 above 0.05% of the best known where the fixed ones left 2, benchmarks/RESULTS.md).
     Neither exceeds half of the items it locks, and when every swap the group bounds allow is
     tabu the best of them is taken: on 10 candidates with a tight group minimum and maximum
-    the walk had stopped, or cycled, two steps in, and 3 in 1,500 small grouped problems ended
+    the walk had stopped, or cycled, two steps in, and 3 of 1,502 small grouped problems ended
     above the optimum (none after)."""
     k = chosen.shape[0]
     nu = unchosen.shape[0]
