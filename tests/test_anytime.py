@@ -175,9 +175,18 @@ def test_default_adds_memetic_rounds_only_when_the_reads_never_agree():
     assert easy["reads"] < easy["max_reads"] and "rounds" not in easy
 
 
-def test_threads_run_rounds_in_batches_that_follow_the_seed():
+def test_threads_run_rounds_in_batches_that_follow_the_seed(monkeypatch):
+    from qanneal_llm.solvers import anytime
     from qanneal_llm.solvers.anytime import _thread_pool, improve
     from qanneal_llm.solvers.swap_annealer import plan_anneal
+
+    batches, real_map = [], anytime._map
+
+    def recording_map(pool, fn, items, *args):
+        batches.append((pool is not None, len(items)))
+        return real_map(pool, fn, items, *args)
+
+    monkeypatch.setattr(anytime, "_map", recording_map)
 
     rng = np.random.default_rng(4)
     w = np.triu(rng.integers(0, 11, size=(120, 120)), 1).astype(float)
@@ -195,11 +204,16 @@ def test_threads_run_rounds_in_batches_that_follow_the_seed():
             )  # fmt: skip
         return best, energy, stats
 
-    one, two, again = run(1), run(2), run(2)
-    # the same seed and threads take the same path; 9 rounds on 2 threads are 5 batches
+    one = run(1)
+    assert batches == [(False, 1)] * 9  # one thread: round by round, no pool
+    batches.clear()
+    two, again = run(2), run(2)
+    # 9 rounds on 2 threads are 5 batches on the pool, the last one short
+    assert batches == 2 * ([(True, 2)] * 4 + [(True, 1)])
+    # the same seed and threads take the same path
     np.testing.assert_array_equal(two[0], again[0])
     assert two[1] == again[1] and two[2] == again[2] and two[2]["rounds"] == 9
-    for best, energy, _ in (one, two):
+    for best, energy, _ in (one, two):  # (never above the reads' best: it starts there)
         assert model.is_feasible(best) and energy <= min(energies)
         assert model.objective(best) == pytest.approx(energy + model.offset)
 
