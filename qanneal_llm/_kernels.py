@@ -25,6 +25,8 @@ from numba import njit
 
 _MULT = np.uint64(2685821657736338717)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+#: The ``stop`` flag of a search without a time limit: never set.
+NEVER = np.zeros(1, np.int8)
 
 
 @njit(cache=True, nogil=True)
@@ -226,6 +228,7 @@ def _tabu(
     best_chosen,
     rng,
     target,
+    stop,
 ):
     """Swap tabu search: take the best swap whose items were not moved recently (or that beats
     the best so far), even uphill, for ``iterations`` steps. Leaves the best state visited in
@@ -240,7 +243,8 @@ def _tabu(
     Neither exceeds half of the items it locks, and when every swap the group bounds allow is
     tabu the best of them is taken: on 10 candidates with a tight group minimum and maximum
     the walk had stopped, or cycled, two steps in, and 3 of 1,502 small grouped problems ended
-    above the optimum (none after)."""
+    above the optimum (none after). Ends as soon as ``stop[0]`` is set (a time limit's timer
+    sets it from another thread)."""
     k = chosen.shape[0]
     nu = unchosen.shape[0]
     tabu_until = np.empty(g.shape[0], np.int64)
@@ -260,7 +264,7 @@ def _tabu(
             target = np.inf
             stall = stall // 2
             last_improvement = it
-        if it - last_improvement > stall:
+        if it - last_improvement > stall or stop[0]:
             break
         aspiration = best_energy - energy - 1e-12
         best, ba, bb = _best_swap(
@@ -460,6 +464,7 @@ def anneal_reads(
     polish,
     tabu_iterations,
     tabu_stall,
+    stop,
 ):
     """Anneal up to ``len(seeds)`` reads; returns ``(states, energies, hot, cold)``.
 
@@ -472,6 +477,9 @@ def anneal_reads(
     visited and, with ``polish``, descends from it and runs swap tabu search. With ``agree > 0``
     reads stop once ``agree`` of them have reached the best energy found: easy problems stop
     after a couple of reads, rugged ones keep restarting. Energies exclude the model offset.
+    Once ``stop[0]`` is set (by a time limit's timer, from another thread) the read under way
+    ends its annealing at the next sweep and its tabu walk at the next step, and no further
+    read starts: a time limit is kept to within a sweep or a step, not a whole read.
     """
     n = h.shape[0]
     max_reads = seeds.shape[0]
@@ -519,6 +527,8 @@ def anneal_reads(
         _copy_into(best_chosen, chosen)
         if nu > 0 and k > 0:
             for s in range(num_sweeps):
+                if stop[0]:
+                    break
                 beta = betas[s]
                 for _ in range(n):
                     a = _randint(rng, k)
@@ -558,6 +568,7 @@ def anneal_reads(
                     best_chosen,
                     rng,
                     overall if agree > 0 else np.inf,
+                    stop,
                 )
             _write_state(out[r], best_chosen)
         energies[r] = best_energy
@@ -572,6 +583,9 @@ def anneal_reads(
             if hits >= agree:
                 used = r + 1
                 break
+        if stop[0]:
+            used = r + 1
+            break
     return out[:used], energies[:used], hot, cold
 
 
@@ -607,7 +621,7 @@ def _compile_all() -> None:
     bounds = np.zeros(0, np.int64)
     x0 = np.zeros((0, n), np.int8)
     seeds = np.arange(2, dtype=np.int64)
-    anneal_reads(h, J, G, bounds, bounds, 2, x0, np.zeros(2), 2, seeds, 0, True, 2, 2)
+    anneal_reads(h, J, G, bounds, bounds, 2, x0, np.zeros(2), 2, seeds, 0, True, 2, 2, NEVER)
     polish_states(h, J, G, bounds, bounds, np.array([[1, 1, 0, 0]], np.int8))
 
 

@@ -34,7 +34,7 @@ def test_reads_without_given_starts_meet_every_group_bound(seed, n, n_groups):
     for polish in (False, True):  # the start itself, and the state after annealing from it
         states, energies, _, _ = _kernels.anneal_reads(
             h, J, G, lo, hi, model.k, x0, np.zeros(2), 0 if not polish else 5, seeds, 0,
-            polish, 10, 10,
+            polish, 10, 10, _kernels.NEVER,
         )  # fmt: skip
         assert len(states) == len(seeds)
         assert model.feasible_rows(states).all()
@@ -51,7 +51,7 @@ def test_kernel_refuses_bounds_its_starts_cannot_meet():
     with pytest.raises(ValueError, match="meets every group bound"):
         _kernels.anneal_reads(
             np.zeros(n), np.zeros((n, n)), G, lo, hi, k, np.zeros((0, n), np.int8),
-            np.zeros(2), 2, np.arange(2, dtype=np.int64), 0, True, 5, 5,
+            np.zeros(2), 2, np.arange(2, dtype=np.int64), 0, True, 5, 5, _kernels.NEVER,
         )  # fmt: skip
 
 
@@ -116,3 +116,23 @@ def test_best_swap_is_the_brute_force_best_allowed_swap(seed, n, n_groups, integ
         return
     assert allowed[a, b] and delta[a, b] == best
     assert best == pytest.approx(delta[allowed].min(), abs=1e-9)
+
+
+def test_a_set_stop_flag_ends_the_read_under_way_and_starts_no_other():
+    # a time limit's timer sets the flag: annealing ends at the next sweep, the tabu walk at its
+    # next step, and no further read starts; what is left is the descent from the start
+    model = grouped(40, 8, 5, 3)
+    h, J, G, lo, hi = arrays = kernel_arrays(model)
+    x0 = _kernels.anneal_reads(
+        *arrays, model.k, np.zeros((0, 40), np.int8), np.zeros(2), 0, np.arange(1), 0, False,
+        0, 0, _kernels.NEVER,
+    )[0]  # fmt: skip
+    seeds = np.arange(8, dtype=np.int64)
+    args = (*arrays, model.k, x0, np.zeros(2), 50, seeds, 0, True, 500, 100)
+    stopped, energies, _, _ = _kernels.anneal_reads(*args, np.ones(1, np.int8))
+    descended, descent_energies = _kernels.polish_states(h, J, G, lo, hi, x0)
+    assert len(stopped) == 1
+    np.testing.assert_array_equal(stopped, descended)
+    assert energies[0] == pytest.approx(descent_energies[0])
+    running, running_energies, _, _ = _kernels.anneal_reads(*args, np.zeros(1, np.int8))
+    assert len(running) == len(seeds) and running_energies.min() < descent_energies[0]

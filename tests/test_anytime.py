@@ -231,3 +231,18 @@ def test_threads_are_all_cores_for_solve_and_one_per_problem_in_a_batch():
             solve(model, seed=0, time_limit=0.05, threads=bad)
         with pytest.raises(ValueError, match="omit it to use every core"):
             preflight("anneal", n=60, k=8, threads=bad)
+
+
+def test_a_time_limit_walks_longer_on_the_plateaus_of_integer_weights():
+    from qanneal_llm.solvers.anytime import PLATEAU_STALL, PLATEAU_TIES
+
+    rng = np.random.default_rng(2)
+    w = np.triu(rng.integers(0, 11, size=(300, 300)), 1).astype(float)
+    plateau = subset_model(np.zeros(300), -(w + w.T), 40)
+    continuous = diversity_instance(300, 40, 2)
+    for model, tied in ((plateau, True), (continuous, False)):
+        states, _, info = swap_anneal(model, seed=3, time_limit=0.05)
+        assert 0.0 <= info["tied_share"] <= 1.0
+        assert (info["tied_share"] > PLATEAU_TIES) is tied
+        assert info["round_stall"] == info["tabu_stall"] * (PLATEAU_STALL if tied else 1)
+        assert model.feasible_rows(states).all()

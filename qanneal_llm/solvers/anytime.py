@@ -3,8 +3,9 @@
 ``solve(model, time_limit=seconds)`` first runs the default search's reads (the same seeds,
 temperatures and ``agree`` stop as without a limit; each read's tabu walk runs its full stall,
 where the default halves the stall of a read that has reached an earlier read's best, so every
-read ends at least as low as the default's; on several threads a batch of reads runs at once,
-and a read the default would have skipped because the batch's first ones agreed is kept),
+read ends at least as low as the default's unless the limit cuts it; on several threads a
+batch of reads runs at once, and a read the default would have skipped because the batch's
+first ones agreed is kept),
 then spends the rest of the time in memetic iterated tabu search, after the best
 maximum-diversity heuristics (Palubeckis 2007; Wang et al. 2014; Zhou, Hao & Duval 2017): each
 round starts either from the best selection perturbed by a few random feasible swaps, or (half
@@ -17,11 +18,15 @@ better selections on 5 of 12 integer-weight instances (n = 500-2,000) and worse 
 (``benchmarks/RESULTS.md``). A round's tabu walk stops after the reads' own stall (at least
 500 before, as the default's rounds still do: on the tuning slates, 2,000 candidates, the
 shorter rounds ended 0-0.090% from the best known after 3 s where the longer ones ended
-0.062-0.151%). Every round calls the
-one compiled kernel the default search uses (:func:`~qanneal_llm._kernels.anneal_reads`, same
-signature), so there is nothing more to compile, and the limit is checked between batches of
-reads and rounds: the overshoot is at most one tabu run (at least one round runs, even when
-the default reads alone used up the limit).
+0.062-0.151%). On integer weights, whose
+swaps mostly tie (:func:`tied_share`), the rounds walk ``PLATEAU_STALL`` times longer. Every
+round calls the one compiled kernel the default search uses
+(:func:`~qanneal_llm._kernels.anneal_reads`, same signature), so there is nothing more to
+compile. At the limit a timer sets the kernel's ``stop`` flag: the read or round under way ends
+its annealing at the next sweep and its tabu walk at the next step, so the overshoot is at
+most one steepest descent (a read cut while it anneals still descends to a local optimum;
+on n = 5,000, k = 1,000, ``time_limit=0.1`` returned after 0.23 s, where finishing the reads
+under way had taken 0.46 s). At least one round runs, even when the reads used up the limit.
 
 The kernel releases the GIL, so reads and rounds run ``threads`` at a time (``solve``: every
 core this process may use; ``solve_many``: one per problem, the batch fills the cores). A
@@ -36,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -59,6 +65,14 @@ DEFAULT_ROUNDS_PER_READ = 4
 #: 3 of the 20 hard instances and won on none), where a time limit's rounds take the reads'
 #: stall and run more rounds a second.
 DEFAULT_ROUND_STALL = 500
+#: Share of sampled swap deltas that tie with another one above which a problem is a plateau.
+PLATEAU_TIES = 0.5
+#: How many times the reads' stall a time limit's rounds walk on a plateau.
+PLATEAU_STALL = 8
+#: ... and at most this many times that stall in all.
+PLATEAU_ITERATIONS = 10
+#: Chosen and unchosen items sampled to measure the ties (their swaps: up to 64 x 64).
+TIE_ITEMS = 64
 
 
 def check_time_limit(time_limit) -> float | None:
@@ -117,10 +131,15 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
         x0 = plan.x0[r : r + 1] if r < len(plan.x0) else plan.x0[:0]
         return plan_reads(
             plan, x0, beta, plan.num_sweeps, [plan.seeds[r]], local_search=plan.local_search,
-            iterations=plan.tabu_iterations, stall=plan.tabu_stall,
+            iterations=plan.tabu_iterations, stall=plan.tabu_stall, stop=stop,
         )  # fmt: skip
 
-    with _thread_pool(plan.threads) as pool:
+    stop = np.zeros(1, np.int8)
+    timer = threading.Timer(max(0.0, deadline - time.perf_counter()), stop.fill, (1,))
+    timer.start()
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(timer.cancel)
+        pool = cleanup.enter_context(_thread_pool(plan.threads))
         r, agreed = 0, False
         while r < len(plan.seeds) and not agreed and (r == 0 or time.perf_counter() < deadline):
             batch = range(r, r + 1 if r == 0 else min(r + plan.threads, len(plan.seeds)))
@@ -141,10 +160,14 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
             r = batch.stop
         reads = len(states)
 
-        # Phase 2: memetic iterated tabu search until the limit.
+        # Phase 2: memetic iterated tabu search until the limit; walks on a plateau run longer.
+        ties = tied_share(plan, states[int(np.argmin(energies))])
+        plateau = ties > PLATEAU_TIES
+        stall = plan.tabu_stall * (PLATEAU_STALL if plateau else 1)
         best, best_energy, stats = improve(
-            plan, states, energies, beta, start=start, stall=plan.tabu_stall, deadline=deadline,
-            trace=trace, pool=pool,
+            plan, states, energies, beta, start=start, stall=stall, deadline=deadline,
+            trace=trace, pool=pool, iterations=PLATEAU_ITERATIONS * stall if plateau else None,
+            stop=stop,
         )  # fmt: skip
     if stats["improvements"]:
         states.append(best)
@@ -160,11 +183,37 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
         time_to_best=time_to_best,
         restarts=stats["rounds"],
         fresh_reads=stats["fresh_reads"],
+        tied_share=ties,
+        round_stall=stall,
         crossovers=stats["crossovers"],
         improvements=stats["improvements"],
         trace=trace,
     )
     return np.stack(states), np.asarray(energies) + model.offset, info
+
+
+def tied_share(plan, x: np.ndarray) -> float:
+    """Share of the swaps between ``TIE_ITEMS`` random chosen and unchosen items of ``x``
+    whose delta equals another one's.
+
+    Integer weights (maximum diversity on 0..10, counts, votes) tie on most swaps: the
+    landscape is plateaus, which a tabu walk crosses only when it runs long enough, so a
+    time limit's rounds then walk ``PLATEAU_STALL`` times the reads' stall. On the tuning
+    instances (integer weights, n = 500-5,000, other seeds than ``benchmarks/hard.py``'s)
+    the longer walks ended nearer the best known after 1 s; continuous weights (slates,
+    Euclidean distances, feature selection) tie on almost no swap (``benchmarks/RESULTS.md``).
+    """
+    h, J = plan.arrays[:2]
+    chosen, unchosen = np.flatnonzero(x), np.flatnonzero(x == 0)
+    if not len(chosen) or not len(unchosen):
+        return 0.0
+    rng = np.random.default_rng([int(s) for s in plan.seeds])
+    i = rng.choice(chosen, min(TIE_ITEMS, len(chosen)), replace=False)
+    j = rng.choice(unchosen, min(TIE_ITEMS, len(unchosen)), replace=False)
+    field_i = h[i] + J[np.ix_(i, chosen)].sum(axis=1)
+    field_j = h[j] + J[np.ix_(j, chosen)].sum(axis=1)
+    delta = field_j[None, :] - field_i[:, None] - J[np.ix_(i, j)]
+    return 1.0 - len(np.unique(delta)) / delta.size
 
 
 def plan_info(plan, reads: int, beta, start: float, **extra) -> dict:
@@ -184,18 +233,22 @@ def plan_info(plan, reads: int, beta, start: float, **extra) -> dict:
     }
 
 
-def plan_reads(plan, x0, beta, sweeps, seeds, *, agree=0, local_search=True, iterations, stall):
+def plan_reads(
+    plan, x0, beta, sweeps, seeds, *, agree=0, local_search=True, iterations, stall,
+    stop=_kernels.NEVER,
+):  # fmt: skip
     """One call of the compiled kernel (:func:`~qanneal_llm._kernels.anneal_reads`) on
-    ``plan``'s model: ``(states, energies, hot, cold)``, energies without the offset."""
+    ``plan``'s model: ``(states, energies, hot, cold)``, energies without the offset. It
+    returns early once ``stop[0]`` is set."""
     return _kernels.anneal_reads(
         *plan.arrays, plan.model.k, x0, beta, sweeps, np.asarray(seeds, np.int64), agree,
-        local_search, iterations, stall,
+        local_search, iterations, stall, stop,
     )  # fmt: skip
 
 
 def improve(
     plan, states, energies, beta, *, start, stall, deadline=None, rounds=None, trace=None,
-    pool=None,
+    pool=None, iterations=None, stop=_kernels.NEVER,
 ):  # fmt: skip
     """Memetic iterated tabu search from the states found so far, until ``deadline`` (a
     ``time.perf_counter()`` value) or for ``rounds`` rounds: ``(best, best_energy, stats)``.
@@ -212,11 +265,13 @@ def improve(
     model = plan.model
     _, _, G, lo, hi = plan.arrays
     n, k = model.n, model.k
-    tabu_iterations = plan.tabu_iterations or max(200, n)
+    tabu_iterations = iterations or plan.tabu_iterations or max(200, n)
     width = plan.threads if pool is not None else 1
 
     def kernel(x0, b, sweeps, seed):
-        return plan_reads(plan, x0, b, sweeps, [seed], iterations=tabu_iterations, stall=stall)
+        return plan_reads(
+            plan, x0, b, sweeps, [seed], iterations=tabu_iterations, stall=stall, stop=stop
+        )
 
     rng = np.random.default_rng([int(s) for s in plan.seeds])
     best = states[int(np.argmin(energies))].copy()
