@@ -85,6 +85,8 @@ def plan_anneal(
         One feasible start per read (e.g. a previous answer), instead of random ones.
     time_limit : float, optional
         Seconds to keep searching (:mod:`~qanneal_llm.solvers.anytime`); none by default.
+        The search returns at the limit, at most one steepest descent after it, even when
+        the default's reads alone would take longer.
     threads : int, optional
         Threads the ``time_limit`` search runs its reads and rounds on (default: the cores
         this process may use). The default search always runs on one, so its answer is the
