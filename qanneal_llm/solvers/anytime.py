@@ -114,8 +114,8 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
     ``info`` adds to the default's keys ``time_limit``, ``time_to_best`` (seconds from the
     start until the returned best was found), ``restarts`` (searches run after the default
     reads: perturbation rounds plus fresh reads), ``fresh_reads``, ``improvements``,
-    ``tied_share`` and ``round_stall`` (:func:`tied_share`: how long the rounds' tabu walks
-    ran), and ``trace``, the ``(seconds, objective)`` of every new best (a time-to-target
+    ``tied_share`` and ``round_stall`` (the rounds' tabu stall, longer on the plateaus
+    :func:`tied_share` detects), and ``trace``, the ``(seconds, objective)`` of every new best (a time-to-target
     curve).
     """
     start = time.perf_counter()
