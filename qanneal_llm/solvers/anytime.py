@@ -18,15 +18,15 @@ better selections on 5 of 12 integer-weight instances (n = 500-2,000) and worse 
 (``benchmarks/RESULTS.md``). A round's tabu walk stops after the reads' own stall (at least
 500 before, as the default's rounds still do: on the tuning slates, 2,000 candidates, the
 shorter rounds ended 0-0.090% from the best known after 3 s where the longer ones ended
-0.062-0.151%). On integer weights, whose
-swaps mostly tie (:func:`tied_share`), the rounds walk ``PLATEAU_STALL`` times longer. Every
-round calls the one compiled kernel the default search uses
-(:func:`~qanneal_llm._kernels.anneal_reads`, same signature), so there is nothing more to
-compile. At the limit a timer sets the kernel's ``stop`` flag: the read or round under way ends
-its annealing at the next sweep and its tabu walk at the next step, so the overshoot is at
-most one steepest descent (a read cut while it anneals still descends to a local optimum;
-on n = 5,000, k = 1,000, ``time_limit=0.1`` returned after 0.23 s, where finishing the reads
-under way had taken 0.46 s). At least one round runs, even when the reads used up the limit.
+0.062-0.151%). On integer weights, whose swaps mostly tie (:func:`tied_share`), the rounds
+walk ``PLATEAU_STALL`` times longer. Every round calls the one compiled kernel the default
+search uses (:func:`~qanneal_llm._kernels.anneal_reads`, same signature), so there is nothing
+more to compile. At the limit a timer sets the kernel's ``stop`` flag: the read or round
+under way ends its annealing at the next sweep and its tabu walk at the next step, so the
+overshoot is at most one steepest descent (a read cut while it anneals still descends to a
+local optimum; on n = 5,000, k = 1,000, ``time_limit=0.1`` returned after 0.23 s, where
+finishing the reads under way had taken 0.46 s). At least one round runs, even when the
+reads used up the limit.
 
 The kernel releases the GIL, so reads and rounds run ``threads`` at a time (``solve``: every
 core this process may use; ``solve_many``: one per problem, the batch fills the cores). A
@@ -69,7 +69,7 @@ DEFAULT_ROUND_STALL = 500
 PLATEAU_TIES = 0.5
 #: How many times the reads' stall a time limit's rounds walk on a plateau.
 PLATEAU_STALL = 8
-#: ... and at most this many times that stall in all.
+#: A plateau round's tabu walk ends after at most this many times its stall in steps.
 PLATEAU_ITERATIONS = 10
 #: Chosen and unchosen items sampled to measure the ties (their swaps: up to 64 x 64).
 TIE_ITEMS = 64
@@ -115,8 +115,8 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
     start until the returned best was found), ``restarts`` (searches run after the default
     reads: perturbation rounds plus fresh reads), ``fresh_reads``, ``improvements``,
     ``tied_share`` and ``round_stall`` (the rounds' tabu stall, longer on the plateaus
-    :func:`tied_share` detects), and ``trace``, the ``(seconds, objective)`` of every new best (a time-to-target
-    curve).
+    :func:`tied_share` detects), and ``trace``, the ``(seconds, objective)`` of every new
+    best (a time-to-target curve).
     """
     start = time.perf_counter()
     deadline = start + plan.time_limit
