@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qanneal_llm import solve, solve_many, subset_model
+from qanneal_llm import _kernels, solve, solve_many, subset_model
 from qanneal_llm.qubo.repair import kernel_arrays
 from qanneal_llm.solvers import SolverError, UnknownOptionError, preflight, swap_anneal
 from qanneal_llm.solvers.anytime import DEFAULT_ROUNDS_PER_READ, crossover, perturb
@@ -246,3 +246,14 @@ def test_a_time_limit_walks_longer_on_the_plateaus_of_integer_weights():
         assert (info["tied_share"] > PLATEAU_TIES) is tied
         assert info["round_stall"] == info["tabu_stall"] * (PLATEAU_STALL if tied else 1)
         assert model.feasible_rows(states).all()
+
+
+def test_a_limit_shorter_than_one_read_still_returns_a_local_optimum():
+    # the timer fires inside the first read's annealing: it stops there but still descends, so
+    # what comes back is a local optimum (no swap improves it), not a half-annealed state
+    model = diversity_instance(400, 60, 5, groups=True)
+    result = solve(model, seed=2, time_limit=1e-4)
+    assert result.feasible and not result.repaired and result.info["reads"] == 1
+    h, J, G, lo, hi = kernel_arrays(model)
+    polished, _ = _kernels.polish_states(h, J, G, lo, hi, result.x[None].astype(np.int8))
+    np.testing.assert_array_equal(polished[0], result.x)
