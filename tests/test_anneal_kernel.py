@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qanneal_llm import _kernels, solve, solve_many, subset_model
-from qanneal_llm.qubo.repair import kernel_arrays
+from qanneal_llm.qubo import repair
+from qanneal_llm.qubo.repair import feasible_start, kernel_arrays
 
 
 def grouped(n, k, seed, n_groups):
@@ -122,17 +123,14 @@ def test_a_set_stop_flag_ends_the_read_under_way_and_starts_no_other():
     # a time limit's timer sets the flag: annealing ends at the next sweep, the tabu walk at its
     # next step, and no further read starts; what is left is the descent from the start
     model = grouped(40, 8, 5, 3)
-    h, J, G, lo, hi = arrays = kernel_arrays(model)
-    x0 = _kernels.anneal_reads(
-        *arrays, model.k, np.zeros((0, 40), np.int8), np.zeros(2), 0, np.arange(1), 0, False,
-        0, 0, _kernels.NEVER,
-    )[0]  # fmt: skip
+    x0 = feasible_start(model, np.random.default_rng(0))[None]
     seeds = np.arange(8, dtype=np.int64)
-    args = (*arrays, model.k, x0, np.zeros(2), 50, seeds, 0, True, 500, 100)
+    args = (*kernel_arrays(model), model.k, x0, np.zeros(2), 50, seeds, 0, True, 500, 100)
     stopped, energies, _, _ = _kernels.anneal_reads(*args, np.ones(1, np.int8))
-    descended, descent_energies = _kernels.polish_states(h, J, G, lo, hi, x0)
+    descended, descent_objectives = repair.polish(model, x0)
     assert len(stopped) == 1
     np.testing.assert_array_equal(stopped, descended)
-    assert energies[0] == pytest.approx(descent_energies[0])
+    assert energies[0] + model.offset == pytest.approx(descent_objectives[0])
     running, running_energies, _, _ = _kernels.anneal_reads(*args, np.zeros(1, np.int8))
-    assert len(running) == len(seeds) and running_energies.min() < descent_energies[0]
+    assert len(running) == len(seeds)
+    assert running_energies.min() + model.offset < descent_objectives[0]
