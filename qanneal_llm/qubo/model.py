@@ -17,6 +17,9 @@ import numpy as np
 
 from qanneal_llm._validation import cardinality, finite_array, square_symmetric
 
+#: Rows of ``factor @ factor.T`` formed at a time when a factor is checked.
+GRAM_BLOCK = 512
+
 
 class InfeasibleModelError(ValueError):
     """The constraints admit no selection (e.g. group minimums that add up to more than k)."""
@@ -29,7 +32,10 @@ class SubsetModel:
     ``objective(x) = offset + linear @ x + sum_{i<j} quadratic[i, j] x_i x_j`` for a 0/1 vector
     ``x``; ``quadratic`` is symmetric with a zero diagonal. ``components`` keeps the named terms
     the builder summed (e.g. relevance and similarity), so a result can say how much each
-    contributed; either part of a component may be ``None`` for zero. Build it with
+    contributed; either part of a component may be ``None`` for zero. ``factor``, when known,
+    holds rows ``F`` with ``quadratic = F @ F.T`` off the diagonal (a slate built from vectors):
+    the objective is then convex over relaxed selections, which gives a lower bound and a
+    short list of likely candidates (:mod:`qanneal_llm.qubo.relaxation`). Build it with
     :func:`subset_model` or one of the builders in :mod:`qanneal_llm.qubo`, which validate
     their input.
     """
@@ -44,6 +50,7 @@ class SubsetModel:
     group_names: tuple = ()
     forced_in: np.ndarray | None = None
     forced_out: np.ndarray | None = None
+    factor: np.ndarray | None = None
     components: Mapping[str, tuple[np.ndarray | None, np.ndarray | None]] = field(
         default_factory=dict
     )
@@ -199,6 +206,7 @@ class SubsetModel:
             groups=self.groups[:, free] if self.groups.shape[1] == self.n else self.groups,
             group_bounds=bounds,
             group_names=self.group_names,
+            factor=None if self.factor is None else self.factor[free],
             components={},
             name=self.name,
         )
@@ -331,6 +339,7 @@ def subset_model(
     forced_in: Sequence | None = None,
     forced_out: Sequence | None = None,
     components: Mapping[str, tuple[np.ndarray | None, np.ndarray | None]] | None = None,
+    factor=None,
     name: str = "subset",
 ) -> SubsetModel:
     """Validate plain arrays and build a :class:`SubsetModel`.
@@ -356,6 +365,10 @@ def subset_model(
         Ids that must / must not be chosen.
     components : mapping, optional
         Named ``(linear, quadratic)`` terms the costs are the sum of, for result breakdowns.
+    factor : array-like of shape (n, d), optional
+        Rows whose inner products are ``quadratic`` off the diagonal (checked), when the costs
+        are a Gram matrix: the search then uses the convex relaxation
+        (:mod:`qanneal_llm.qubo.relaxation`).
     name : str, default="subset"
         What the model is, for reports.
 
@@ -443,9 +456,31 @@ def subset_model(
         group_names=names,
         forced_in=mask_in if mask_in.any() else None,
         forced_out=mask_out if mask_out.any() else None,
+        factor=None if factor is None else gram_factor(factor, quadratic),
         components=_shared_components(components or {}, linear, quadratic),
         name=name,
     )
+
+
+def gram_factor(factor, quadratic: np.ndarray) -> np.ndarray:
+    """``factor`` as float64, checked to give ``quadratic`` off the diagonal (a block of rows
+    at a time, so no second n x n matrix): a factor that did not match would make the
+    relaxation's lower bound a false claim."""
+    n = quadratic.shape[0]
+    factor = finite_array(factor, "factor", 2)
+    if factor.shape[0] != n:
+        raise ValueError(f"factor has {factor.shape[0]} rows for {n} candidates")
+    tol = 1e-8 * (1.0 + float(np.max(np.abs(quadratic), initial=0.0)))
+    for first in range(0, n, GRAM_BLOCK):
+        rows = np.arange(first, min(n, first + GRAM_BLOCK))
+        block = factor[rows] @ factor.T
+        block[rows - first, rows] = 0.0
+        if np.max(np.abs(block - quadratic[rows]), initial=0.0) > tol:
+            raise ValueError(
+                "factor @ factor.T does not equal quadratic off the diagonal; pass the rows whose"
+                " inner products are the pairwise costs, or no factor"
+            )
+    return factor
 
 
 def _shared_components(components, linear, quadratic) -> dict:

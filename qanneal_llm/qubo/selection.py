@@ -93,15 +93,19 @@ def slate_model(
     n = relevance.shape[0]
     if (similarity is None) == (vectors is None):
         raise ValueError("give exactly one of similarity (n x n) or vectors (n x d)")
+    if not np.isfinite(diversity) or diversity < 0:
+        raise ValueError(f"diversity must be a finite number >= 0, got {diversity!r}")
+    factor = None
     if vectors is not None:
         vectors = finite_array(vectors, "vectors", 2)
         if vectors.shape[0] != n:
             raise ValueError(f"vectors has {vectors.shape[0]} rows for {n} relevance scores")
-        similarity = cosine_similarity(vectors)
+        unit = unit_rows(vectors, "vectors")
+        similarity = unit @ unit.T
+        # the pairwise costs are a Gram matrix: the search may use their convex relaxation
+        factor = np.sqrt(diversity) * unit
     similarity = square_symmetric(similarity, "similarity", n).copy()
     np.fill_diagonal(similarity, 0.0)
-    if not np.isfinite(diversity) or diversity < 0:
-        raise ValueError(f"diversity must be a finite number >= 0, got {diversity!r}")
     linear_rel, quad_sim = -relevance, diversity * similarity
     return subset_model(
         linear_rel,
@@ -113,5 +117,6 @@ def slate_model(
         forced_in=forced_in,
         forced_out=forced_out,
         components={"relevance": (linear_rel, None), "similarity": (None, quad_sim)},
+        factor=factor,
         name="slate",
     )
