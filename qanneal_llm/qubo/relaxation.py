@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qanneal_llm._validation import positive_int
 from qanneal_llm.qubo.model import InfeasibleModelError, SubsetModel
 
 #: A relaxed value above this puts a candidate in the support (Frank-Wolfe leaves the
@@ -64,6 +65,17 @@ def relaxable(model: SubsetModel) -> bool:
         model.factor is not None
         and not forced
         and (not model.groups.size or int(model.groups.sum(axis=0).max()) <= 1)
+    )
+
+
+def relaxed_objective(model: SubsetModel, x) -> float:
+    """The relaxation's objective at a relaxed selection ``x`` (the model's objective when
+    ``x`` is 0/1)."""
+    x = np.asarray(x, dtype=np.float64)
+    F = model.factor
+    s = F.T @ x
+    return float(
+        model.offset + (model.linear - 0.5 * np.einsum("ij,ij->i", F, F)) @ x + 0.5 * s @ s
     )
 
 
@@ -145,6 +157,7 @@ def relax(model: SubsetModel, *, steps: int = 300, deadline: float | None = None
             "relax needs a model with a Gram factor (slate_model(vectors=...)), no forced"
             " candidates (relax model.reduced()[0]) and each candidate in at most one group"
         )
+    steps = positive_int(steps, "steps", fix="Frank-Wolfe needs at least one step")
     start = time.perf_counter()
     F = model.factor
     cost = model.linear - 0.5 * np.einsum("ij,ij->i", F, F)
@@ -167,11 +180,11 @@ def relax(model: SubsetModel, *, steps: int = 300, deadline: float | None = None
         gamma = 1.0 if curvature <= 0 else min(1.0, -slope / curvature)
         x += gamma * d
         s += gamma * sd
-    value = cost @ x + 0.5 * s @ s
+    value = relaxed_objective(model, x)
     return Relaxation(
         x=x,
-        value=float(value + model.offset),
-        bound=float(min(bound, value) + model.offset),
+        value=value,
+        bound=min(float(bound + model.offset), value),
         steps=step,
         seconds=time.perf_counter() - start,
     )

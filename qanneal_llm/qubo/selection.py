@@ -67,7 +67,9 @@ def slate_model(
     similarity : array-like of shape (n, n), optional
         Symmetric pairwise similarity; give this or ``vectors``.
     vectors : array-like of shape (n, d), optional
-        Candidate vectors; their cosine similarity is used.
+        Candidate vectors; their cosine similarity is used. With ``d < n`` the model keeps
+        them (scaled) as its ``factor``, and ``solve(..., time_limit=...)`` starts from the
+        convex relaxation (:mod:`qanneal_llm.qubo.relaxation`).
     diversity : float, default=0.5
         Weight of the summed pairwise similarity against the summed relevance.
     ids : sequence, optional
@@ -102,8 +104,10 @@ def slate_model(
             raise ValueError(f"vectors has {vectors.shape[0]} rows for {n} relevance scores")
         unit = unit_rows(vectors, "vectors")
         similarity = unit @ unit.T
-        # the pairwise costs are a Gram matrix: the search may use their convex relaxation
-        factor = np.sqrt(diversity) * unit
+        if unit.shape[1] < n:
+            # the pairwise costs are a low-rank Gram matrix: its factor is smaller than the
+            # quadratic, and the search may use their convex relaxation
+            factor = np.sqrt(diversity) * unit
     similarity = square_symmetric(similarity, "similarity", n).copy()
     np.fill_diagonal(similarity, 0.0)
     linear_rel, quad_sim = -relevance, diversity * similarity
