@@ -10,9 +10,9 @@ which equals the objective on every 0/1 selection and is convex over the relaxed
 selection's objective: a certificate a user can quote for slates too big for an exact solver.
 And its support is a short list that holds the best selections: on four tuning slates (2,000
 candidates, k = 100, 64-d vectors, other seeds than ``benchmarks/hard.py``'s) it kept 319-340
-candidates, and every item of the best selection known for each was among them; on a
-1,000-candidate one, one item of 50 was not, which is why a search of the support alone is
-followed by one on every candidate (``benchmarks/RESULTS.md``).
+candidates, and every item of the best selection kept for each (10-20 s answers) was among
+them; on a 1,000-candidate one, one item of 50 was not, which is why a search of the support
+alone is followed by one on every candidate (``benchmarks/RESULTS.md``).
 
 Frank-Wolfe fits: its linear step is a top-k under the group bounds (:func:`top_k`, exact when
 each candidate is in at most one bounded group, so every step's bound is valid), its line
