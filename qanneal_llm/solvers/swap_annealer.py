@@ -227,8 +227,8 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
     alone from the relaxation's rounding for ``CORE_SHARE`` of the time, then on every
     candidate from the best it found for the rest, so a selection the support leaves out can
     still come in. On the tuning slates (2,000 candidates, k = 100, other seeds than
-    ``benchmarks/hard.py``'s) the mean gap of 1 s to the best known fell from 0.156% (the
-    anytime search on every candidate) to 0.059%, and of 10 s from 0.038% to 0.031%
+    ``benchmarks/hard.py``'s) the mean gap of 1 s to the best known fell from 0.157% (the
+    anytime search on every candidate) to 0.060%, and of 10 s from 0.040% to 0.033%
     (``benchmarks/RESULTS.md``). ``info`` adds ``lower_bound``,
     ``relaxation_steps``, ``relaxation_seconds``, ``core_size`` and ``core_seconds`` to
     :func:`~qanneal_llm.solvers.anytime.run_anytime`'s keys; ``trace``, ``time_to_best``,
