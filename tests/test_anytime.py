@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from qanneal_llm import solve, solve_many, subset_model
 from qanneal_llm.qubo.repair import kernel_arrays, polish
-from qanneal_llm.solvers import SolverError, UnknownOptionError, preflight, swap_anneal
+from qanneal_llm.solvers import SolverError, UnknownOptionError, anytime, preflight, swap_anneal
 from qanneal_llm.solvers.anytime import (
     DEFAULT_ROUNDS_PER_READ,
     PLATEAU_STALL,
@@ -69,6 +69,17 @@ def test_time_limit_first_runs_exactly_the_default_reads():
     np.testing.assert_array_equal(more[:reads], states)
     np.testing.assert_allclose(more_objectives[:reads], objectives)
     assert more_objectives.min() <= objectives.min()
+
+
+def test_no_read_starts_after_the_reads_share_of_the_limit(monkeypatch):
+    # at n = 5,000 the default's reads alone filled a 1 s limit; past READS_SHARE of it the
+    # rounds take over (with a share of 0 only the first read, which sets the temperatures)
+    model = diversity_instance(100, 20, 3)
+    _, _, full = swap_anneal(model, seed=11, time_limit=0.2, threads=1)
+    monkeypatch.setattr(anytime, "READS_SHARE", 0.0)
+    states, _, cut = swap_anneal(model, seed=11, time_limit=0.2, threads=1)
+    assert full["reads"] > 1 and cut["reads"] == 1 and cut["restarts"] >= 1
+    assert model.feasible_rows(states).all()
 
 
 def test_default_without_time_limit_is_unchanged_and_reports_no_restarts():
