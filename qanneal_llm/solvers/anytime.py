@@ -128,7 +128,8 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
     model = plan.model
 
     # Phase 1: the default reads (the first alone: it sets the temperatures), stopping as the
-    # default does (``agree``); on several threads, a batch of reads at a time.
+    # default does (``agree``) or at READS_SHARE of the limit; on several threads, a batch of
+    # reads at a time.
     beta = plan.beta_range
     states, energies = [], []
     best_energy, overall, time_to_best = np.inf, np.inf, 0.0
