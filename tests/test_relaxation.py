@@ -112,6 +112,11 @@ def test_a_factor_that_does_not_give_the_quadratic_is_refused():
     assert np.array_equal(model.factor, F)
     with pytest.raises(ValueError, match="does not equal quadratic off the diagonal"):
         subset_model(np.zeros(8), quadratic, 3, factor=F[:, ::-1] + 0.1)
+    off_by_one_pair = quadratic.copy()
+    off_by_one_pair[2, 5] += 1e-3
+    off_by_one_pair[5, 2] += 1e-3
+    with pytest.raises(ValueError, match="does not equal quadratic off the diagonal"):
+        subset_model(np.zeros(8), off_by_one_pair, 3, factor=F)
     with pytest.raises(ValueError, match="factor has 7 rows for 8 candidates"):
         subset_model(np.zeros(8), quadratic, 3, factor=F[:7])
     with pytest.raises(ValueError, match="factor"):
