@@ -310,10 +310,15 @@ class SubsetModel:
             if lo > 0 or hi < len(members):
                 yield name, members, (max(int(lo), 0), min(int(hi), len(members)))
 
+    @property
+    def has_forced(self) -> bool:
+        """Whether some candidate is forced in or out (solvers work on :meth:`reduced`)."""
+        return (self.forced_in is not None and bool(self.forced_in.any())) or (
+            self.forced_out is not None and bool(self.forced_out.any())
+        )
+
     def _require_no_forced(self, what: str) -> None:
-        if (self.forced_in is not None and self.forced_in.any()) or (
-            self.forced_out is not None and self.forced_out.any()
-        ):
+        if self.has_forced:
             raise ValueError(
                 f"{what}() needs a model without forced candidates; call reduced() first"
             )

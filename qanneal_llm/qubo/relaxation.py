@@ -60,25 +60,27 @@ def relaxable(model: SubsetModel) -> bool:
     candidates (relax its :meth:`~SubsetModel.reduced` model) and each candidate is in at most
     one group (overlapping groups, such as films with several genres, make the linear step an
     LP that :func:`top_k` does not solve)."""
-    forced = (model.forced_in is not None and model.forced_in.any()) or (
-        model.forced_out is not None and model.forced_out.any()
-    )
-    return (
-        model.factor is not None
-        and not forced
-        and (not model.groups.size or int(model.groups.sum(axis=0).max()) <= 1)
-    )
+    return model.factor is not None and not model.has_forced and _disjoint_groups(model)
+
+
+def _disjoint_groups(model: SubsetModel) -> bool:
+    """Whether each candidate is in at most one group."""
+    return not model.groups.size or int(model.groups.sum(axis=0).max()) <= 1
 
 
 def relaxed_objective(model: SubsetModel, x) -> float:
     """The relaxation's objective at a relaxed selection ``x`` (the model's objective when
     ``x`` is 0/1)."""
     x = np.asarray(x, dtype=np.float64)
+    s = model.factor.T @ x
+    return float(model.offset + _relaxed_cost(model) @ x + 0.5 * s @ s)
+
+
+def _relaxed_cost(model: SubsetModel) -> np.ndarray:
+    """The relaxation's linear term, ``linear - |F_i|^2 / 2``: reading ``x_i^2`` as ``x_i``
+    takes back the diagonal that ``|F.T @ x|^2`` adds."""
     F = model.factor
-    s = F.T @ x
-    return float(
-        model.offset + (model.linear - 0.5 * np.einsum("ij,ij->i", F, F)) @ x + 0.5 * s @ s
-    )
+    return model.linear - 0.5 * np.einsum("ij,ij->i", F, F)
 
 
 def top_k(model: SubsetModel, weights) -> np.ndarray:
@@ -105,9 +107,9 @@ def _top_k_of(model: SubsetModel):
     n, k = model.n, model.k
     n_groups = model.groups.shape[0] if model.groups.size else 0
     group_of = np.full(n, n_groups, np.int16 if n_groups < 2**15 - 1 else np.int64)
+    if not _disjoint_groups(model):
+        raise ValueError("top_k needs each candidate in at most one group")
     if n_groups:
-        if int(model.groups.sum(axis=0).max()) > 1:
-            raise ValueError("top_k needs each candidate in at most one group")
         member, where = np.nonzero(model.groups)
         group_of[where] = member
     lo = np.append(model.group_bounds[:n_groups, 0], 0)
@@ -145,7 +147,7 @@ def relax(model: SubsetModel, *, steps: int = 300, deadline: float | None = None
     model : SubsetModel
         A model :func:`relaxable` accepts.
     steps : int, default=300
-        At most this many steps (300 take about 0.05 s at n = 2,000, d = 64); it stops earlier
+        At most this many steps (300 take about 0.04 s at n = 2,000, d = 64); it stops earlier
         when the gap closes.
     deadline : float, optional
         A ``time.perf_counter()`` value to stop at (after at least one step).
@@ -162,7 +164,7 @@ def relax(model: SubsetModel, *, steps: int = 300, deadline: float | None = None
     steps = positive_int(steps, "steps", fix="Frank-Wolfe needs at least one step")
     start = time.perf_counter()
     F = model.factor
-    cost = model.linear - 0.5 * np.einsum("ij,ij->i", F, F)
+    cost = _relaxed_cost(model)
     linear_step = _top_k_of(model)
     x = linear_step(model.linear).astype(np.float64)
     s = F.T @ x

@@ -243,7 +243,8 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
     options = {"num_sweeps": plan.num_sweeps, "local_search": plan.local_search}
     trace, reads, restarts, core_seconds = [], 0, 0, 0.0
     if model.k < core.sum() <= CORE_MAX * model.n:
-        core_model, free = replace(model, forced_out=~core).reduced()
+        restricted = replace(model, forced_out=~core)
+        core_model, free = restricted.reduced()
         core_start = time.perf_counter()
         core_plan = plan_anneal(
             core_model, num_reads=1, initial_states=x0[free][None], seed=int(plan.seeds[0]),
@@ -251,8 +252,7 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
             **options,
         )  # fmt: skip
         states, objectives, core_info = run_anytime(core_plan)
-        x0 = np.zeros(model.n, np.int8)
-        x0[free] = states[np.argmin(objectives)]
+        x0 = restricted.expand(states[np.argmin(objectives)], free)
         offset = core_start - start
         trace = [(t + offset, value) for t, value in core_info["trace"]]
         reads, restarts = core_info["reads"], core_info["restarts"]
@@ -262,7 +262,7 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         model, num_reads=1, initial_states=x0[None], seed=int(plan.seeds[-1]),
         time_limit=max(deadline - full_start, 1e-3), threads=plan.threads, agree=plan.agree,
         tabu_iterations=plan.tabu_iterations, tabu_stall=plan.tabu_stall,
-        beta_range=tuple(plan.beta_range) if plan.beta_range[0] > 0 else None, **options,
+        beta_range=tuple(plan.beta_range), **options,
     )  # fmt: skip
     states, objectives, info = run_anytime(full_plan)
     offset = full_start - start
