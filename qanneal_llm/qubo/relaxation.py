@@ -16,7 +16,7 @@ alone is followed by one on every candidate (``benchmarks/RESULTS.md``).
 
 Frank-Wolfe fits: its linear step is a top-k under the group bounds (:func:`top_k`, exact when
 each candidate is in at most one bounded group, so every step's bound is valid), its line
-search is exact for a quadratic, and each step costs one sort and two ``n x d`` products.
+search is exact for a quadratic, and each step costs two sorts and two ``n x d`` products.
 """
 
 from __future__ import annotations
