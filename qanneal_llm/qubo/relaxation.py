@@ -15,7 +15,7 @@ them; on a 1,000-candidate one, one item of 50 was not, which is why a search of
 alone is followed by one on every candidate (``benchmarks/RESULTS.md``).
 
 Frank-Wolfe fits: its linear step is a top-k under the group bounds (:func:`top_k`, exact when
-each candidate is in at most one bounded group, so every step's bound is valid), its line
+each candidate is in at most one group, so every step's bound is valid), its line
 search is exact for a quadratic, and each step costs two sorts and two ``n x d`` products.
 """
 
