@@ -108,18 +108,44 @@ def _row_max(J):
 
 
 @njit(cache=True, nogil=True)
+def _visited(table, mask, key):
+    """Whether the open-addressing set ``table`` (size ``mask + 1``, 0 for empty) holds
+    ``key``."""
+    p = key & mask
+    while True:
+        v = table[p]
+        if v == key:
+            return True
+        if v == 0:
+            return False
+        p = (p + np.uint64(1)) & mask
+
+
+@njit(cache=True, nogil=True)
+def _visit(table, mask, key):
+    """Add ``key`` to the open-addressing set ``table``."""
+    p = key & mask
+    while table[p] != 0 and table[p] != key:
+        p = (p + np.uint64(1)) & mask
+    table[p] = key
+
+
+@njit(cache=True, nogil=True)
 def _best_swap(
-    J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, aspiration, near, near_g
-):
+    J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, aspiration, near, near_g,
+    keys, key, table, mask,
+):  # fmt: skip
     """The lowest-delta allowed swap ``(delta, a, b)``; ``a = -1`` when none is allowed.
 
     A swap is allowed when it keeps the group bounds and neither item is tabu, unless its
-    delta is below ``aspiration``. Exact, but it rarely reads all k x (n - k) swaps: a swap
-    out of ``i`` into ``j`` costs at least ``g[j] - g[i] - max_t J[i, t]``. So the chosen item
-    with the most promising bound (among those not tabu, whose best swap is most likely
-    allowed) is priced against every unchosen one first; that best
-    leaves only the few unchosen items whose field can still beat it (listed in ``near``,
-    a work array of length n - k), and only the chosen items whose bound can, to pair up.
+    delta is below ``aspiration``; with ``mask > 0`` also only when the selection it leads to
+    (its hash ``key ^ keys[i] ^ keys[j]``) is not in the visited set ``table``. Exact, but
+    it rarely reads all k x (n - k) swaps: a swap out of ``i`` into ``j`` costs at least
+    ``g[j] - g[i] - max_t J[i, t]``. So the chosen item with the most promising bound (among
+    those not tabu, whose best swap is most likely allowed) is priced against every unchosen
+    one first; that best leaves only the few unchosen items whose field can still beat it
+    (listed in ``near``, a work array of length n - k), and only the chosen items whose bound
+    can, to pair up.
     This keeps a step near O(n) where pricing by sorted fields cost O(k^2) (a tabu step on
     n = 2,000, k = 400 took 87 us; the shortlist without the sort 36 us, and 11.5 us once
     the first row is one that is not tabu; benchmarks/RESULTS.md).
@@ -177,6 +203,8 @@ def _best_swap(
             if d < best:
                 if (i_tabu or tabu_until[j] >= it) and d >= aspiration:
                     continue
+                if mask and _visited(table, mask, key ^ keys[i] ^ keys[j]):
+                    continue
                 if _swap_ok(G, lo, hi, counts, i, j):
                     best = d
                     ba = a
@@ -201,10 +229,12 @@ def _descend(J, jmax, g, counts, G, lo, hi, chosen, unchosen, energy):
         never[t] = 0
     near = np.empty(unchosen.shape[0], np.int64)
     near_g = np.empty(unchosen.shape[0])
+    none = np.empty(1, np.uint64)
     while True:
         best, ba, bb = _best_swap(
-            J, jmax, g, counts, G, lo, hi, chosen, unchosen, never, 1, -np.inf, near, near_g
-        )
+            J, jmax, g, counts, G, lo, hi, chosen, unchosen, never, 1, -np.inf, near, near_g,
+            none, np.uint64(0), none, np.uint64(0),
+        )  # fmt: skip
         if ba < 0 or best >= -1e-12 * (1.0 + abs(energy)):
             return energy
         _apply_swap(J, g, counts, G, chosen, unchosen, ba, bb)
@@ -229,6 +259,7 @@ def _tabu(
     rng,
     target,
     stop,
+    solution_tabu,
 ):
     """Swap tabu search: take the best swap whose items were not moved recently (or that beats
     the best so far), even uphill, for ``iterations`` steps. Leaves the best state visited in
@@ -244,16 +275,49 @@ def _tabu(
     tabu the best of them is taken: on 10 candidates with a tight group minimum and maximum
     the walk had stopped, or cycled, two steps in, and 3 of 1,502 small grouped problems ended
     above the optimum (none after). Ends as soon as ``stop[0]`` is set (a time limit's timer
-    sets it from another thread)."""
+    sets it from another thread).
+
+    With ``solution_tabu`` no item is tabu: a step may not return to any selection the walk
+    has visited (each is kept as a 64-bit Zobrist hash, the XOR of its items' random keys, in
+    an open-addressing set). On slates built from vectors every swap out of a good selection
+    costs about as much as the next (the chosen vectors cancel, so any swap adds to their
+    sum's length), and item tenures walked back into the same few selections; on four tuning
+    slates (2,000 candidates, k = 100) the time limit's rounds with it ended at a mean 0.031%
+    from the best known after 1 s, against 0.060% (benchmarks/RESULTS.md). On integer weights,
+    whose swaps tie on plateaus, a walk that only avoids exact revisits wanders a plateau, so
+    the item tenures stay there."""
+    n = g.shape[0]
     k = chosen.shape[0]
     nu = unchosen.shape[0]
-    tabu_until = np.empty(g.shape[0], np.int64)
-    for t in range(g.shape[0]):
+    tabu_until = np.empty(n, np.int64)
+    for t in range(n):
         tabu_until[t] = 0
     near = np.empty(nu, np.int64)
     near_g = np.empty(nu)
-    tenure_out = min(nu // 2, max(7, k // 10))
-    tenure_in = min(k // 2, max(3, k // 30))
+    tenure_out = 0 if solution_tabu else min(nu // 2, max(7, k // 10))
+    tenure_in = 0 if solution_tabu else min(k // 2, max(3, k // 30))
+    # the visited set: room for every step of the walk (at most 64 stalls of it) at a load of
+    # at most one half, past which a walk adds no more (it still stops at its stall)
+    size = 1
+    if solution_tabu:
+        while size < 4 * (min(iterations, 64 * max(stall, 1)) + 2):
+            size *= 2
+    mask = np.uint64(size - 1)
+    table = np.empty(size, np.uint64)
+    for t in range(size):
+        table[t] = 0
+    keys = np.empty(n, np.uint64)
+    key = np.uint64(0)
+    stored = 0
+    if solution_tabu:
+        key_state = _seed_state(n)
+        for t in range(n):
+            _uniform(key_state)
+            keys[t] = key_state[0]
+        for c in range(k):
+            key ^= keys[chosen[c]]
+        _visit(table, mask, key)
+        stored = 1
     best_energy = energy
     _copy_into(best_chosen, chosen)
     last_improvement = 0
@@ -269,14 +333,14 @@ def _tabu(
         aspiration = best_energy - energy - 1e-12
         best, ba, bb = _best_swap(
             J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, aspiration, near,
-            near_g,
+            near_g, keys, key, table, mask,
         )  # fmt: skip
         if ba < 0:
             # every swap the group bounds allow is tabu (small or tightly bounded problems):
             # take the best of them rather than end the walk
             best, ba, bb = _best_swap(
                 J, jmax, g, counts, G, lo, hi, chosen, unchosen, tabu_until, it, np.inf, near,
-                near_g,
+                near_g, keys, key, table, np.uint64(0),
             )  # fmt: skip
             if ba < 0:
                 break
@@ -284,8 +348,14 @@ def _tabu(
         j = unchosen[bb]
         _apply_swap(J, g, counts, G, chosen, unchosen, ba, bb)
         energy += best
-        tabu_until[i] = it + tenure_out + _randint(rng, 3)
-        tabu_until[j] = it + tenure_in
+        if solution_tabu:
+            key ^= keys[i] ^ keys[j]
+            if 2 * stored < size:
+                _visit(table, mask, key)
+                stored += 1
+        else:
+            tabu_until[i] = it + tenure_out + _randint(rng, 3)
+            tabu_until[j] = it + tenure_in
         if energy < best_energy - 1e-12:
             best_energy = energy
             _copy_into(best_chosen, chosen)
@@ -465,6 +535,7 @@ def anneal_reads(
     tabu_iterations,
     tabu_stall,
     stop,
+    solution_tabu,
 ):
     """Anneal up to ``len(seeds)`` reads; returns ``(states, energies, hot, cold)``.
 
@@ -474,7 +545,8 @@ def anneal_reads(
     falls geometrically from ``beta_range[0]`` to ``beta_range[1]`` over ``num_sweeps`` sweeps
     of ``n`` proposed swaps; a non-positive ``beta_range[0]`` asks for the default range from
     the first start's swap deltas (see ``swap_delta_scale``). Each read keeps the best state it
-    visited and, with ``polish``, descends from it and runs swap tabu search. With ``agree > 0``
+    visited and, with ``polish``, descends from it and runs swap tabu search (on visited
+    selections rather than item tenures with ``solution_tabu``, see ``_tabu``). With ``agree > 0``
     reads stop once ``agree`` of them have reached the best energy found: easy problems stop
     after a couple of reads, rugged ones keep restarting. Energies exclude the model offset.
     Once ``stop[0]`` is set (by a time limit's timer, from another thread) the read under way
@@ -569,6 +641,7 @@ def anneal_reads(
                     rng,
                     overall if agree > 0 else np.inf,
                     stop,
+                    solution_tabu,
                 )
             _write_state(out[r], best_chosen)
         energies[r] = best_energy
@@ -621,7 +694,7 @@ def _compile_all() -> None:
     bounds = np.zeros(0, np.int64)
     x0 = np.zeros((0, n), np.int8)
     seeds = np.arange(2, dtype=np.int64)
-    anneal_reads(h, J, G, bounds, bounds, 2, x0, np.zeros(2), 2, seeds, 0, True, 2, 2, NEVER)
+    anneal_reads(h, J, G, bounds, bounds, 2, x0, np.zeros(2), 2, seeds, 0, True, 2, 2, NEVER, False)
     polish_states(h, J, G, bounds, bounds, np.array([[1, 1, 0, 0]], np.int8))
 
 

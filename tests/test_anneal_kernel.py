@@ -32,10 +32,11 @@ def test_reads_without_given_starts_meet_every_group_bound(seed, n, n_groups):
     h, J, G, lo, hi = kernel_arrays(model)
     x0 = np.zeros((0, n), np.int8)
     seeds = np.arange(seed, seed + 6, dtype=np.int64)
-    for polish in (False, True):  # the start itself, and the state after annealing from it
+    # the start itself, and the state after annealing and either tabu walk from it
+    for polish, solution_tabu in ((False, False), (True, False), (True, True)):
         states, energies, _, _ = _kernels.anneal_reads(
             h, J, G, lo, hi, model.k, x0, np.zeros(2), 0 if not polish else 5, seeds, 0,
-            polish, 10, 10, _kernels.NEVER,
+            polish, 10, 10, _kernels.NEVER, solution_tabu,
         )  # fmt: skip
         assert len(states) == len(seeds)
         assert model.feasible_rows(states).all()
@@ -52,7 +53,7 @@ def test_kernel_refuses_bounds_its_starts_cannot_meet():
     with pytest.raises(ValueError, match="meets every group bound"):
         _kernels.anneal_reads(
             np.zeros(n), np.zeros((n, n)), G, lo, hi, k, np.zeros((0, n), np.int8),
-            np.zeros(2), 2, np.arange(2, dtype=np.int64), 0, True, 5, 5, _kernels.NEVER,
+            np.zeros(2), 2, np.arange(2, dtype=np.int64), 0, True, 5, 5, _kernels.NEVER, False,
         )  # fmt: skip
 
 
@@ -80,12 +81,16 @@ def test_batch_results_account_for_the_whole_batch_time():
 
 
 @given(
-    st.integers(0, 10_000), st.integers(4, 40), st.integers(0, 3), st.booleans(), st.integers(0, 6)
-)
+    st.integers(0, 10_000), st.integers(4, 40), st.integers(0, 3), st.booleans(), st.integers(0, 6),
+    st.integers(0, 6),
+)  # fmt: skip
 @settings(max_examples=150, deadline=None)
-def test_best_swap_is_the_brute_force_best_allowed_swap(seed, n, n_groups, integer, tabu_span):
+def test_best_swap_is_the_brute_force_best_allowed_swap(
+    seed, n, n_groups, integer, tabu_span, visited_span
+):
     # integer weights make ties and an all-zero jmax (maximum diversity); tabu items and an
-    # aspiration level exercise the pruned first row and the shortlist of unchosen items
+    # aspiration level exercise the pruned first row and the shortlist of unchosen items;
+    # visited selections (a solution-tabu walk's set) forbid the swaps that lead back to them
     rng = np.random.default_rng(seed)
     k = int(rng.integers(1, n))
     model = grouped(n, k, seed, n_groups)
@@ -102,16 +107,23 @@ def test_best_swap_is_the_brute_force_best_allowed_swap(seed, n, n_groups, integ
     tabu_until = np.where(rng.random(n) < tabu_span / 8, it + 1, 0).astype(np.int64)
     aspiration = float(rng.normal(scale=3.0))
     jmax = _kernels._row_max(J)
+    keys = rng.integers(1, 2**63, size=n, dtype=np.uint64)
+    key = np.bitwise_xor.reduce(keys[chosen])
+    i, j = np.meshgrid(chosen, unchosen, indexing="ij")
+    visited = rng.random(i.shape) < visited_span / 8
+    table = np.zeros(2 ** int(np.ceil(np.log2(4 * (visited.sum() + 1)))), np.uint64)
+    for leads_to in key ^ keys[i[visited]] ^ keys[j[visited]]:
+        _kernels._visit(table, np.uint64(len(table) - 1), leads_to)
     best, a, b = _kernels._best_swap(
         J, jmax, g.copy(), counts.copy(), G, lo, hi, chosen.copy(), unchosen.copy(),
         tabu_until, it, aspiration, np.empty(n - k, np.int64), np.empty(n - k),
+        keys, key, table, np.uint64(len(table) - 1),
     )  # fmt: skip
-    i, j = np.meshgrid(chosen, unchosen, indexing="ij")
     delta = g[j] - g[i] - J[i, j]
     after = counts[:, None, None] - G[:, i] + G[:, j]
     fits = np.all((after >= lo[:, None, None]) & (after <= hi[:, None, None]), axis=0)
     tabu = (tabu_until[i] >= it) | (tabu_until[j] >= it)
-    allowed = fits & ~(tabu & (delta >= aspiration))
+    allowed = fits & ~(tabu & (delta >= aspiration)) & ~visited
     if not allowed.any():
         assert a == -1
         return
@@ -126,11 +138,11 @@ def test_a_set_stop_flag_ends_the_read_under_way_and_starts_no_other():
     x0 = feasible_start(model, np.random.default_rng(0))[None]
     seeds = np.arange(8, dtype=np.int64)
     args = (*kernel_arrays(model), model.k, x0, np.zeros(2), 50, seeds, 0, True, 500, 100)
-    stopped, energies, _, _ = _kernels.anneal_reads(*args, np.ones(1, np.int8))
+    stopped, energies, _, _ = _kernels.anneal_reads(*args, np.ones(1, np.int8), False)
     descended, descent_objectives = repair.polish(model, x0)
     assert len(stopped) == 1
     np.testing.assert_array_equal(stopped, descended)
     assert energies[0] + model.offset == pytest.approx(descent_objectives[0])
-    running, running_energies, _, _ = _kernels.anneal_reads(*args, np.zeros(1, np.int8))
+    running, running_energies, _, _ = _kernels.anneal_reads(*args, np.zeros(1, np.int8), False)
     assert len(running) == len(seeds)
     assert running_energies.min() + model.offset < descent_objectives[0]

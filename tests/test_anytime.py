@@ -260,6 +260,7 @@ def test_a_time_limit_walks_longer_on_the_plateaus_of_integer_weights():
         assert 0.0 <= info["tied_share"] <= 1.0
         assert (info["tied_share"] > PLATEAU_TIES) is tied
         assert info["round_stall"] == info["tabu_stall"] * (PLATEAU_STALL if tied else 1)
+        assert info["round_tabu"] == ("items" if tied else "solutions")
         assert model.feasible_rows(states).all()
 
 
