@@ -279,13 +279,13 @@ def _tabu(
 
     With ``solution_tabu`` no item is tabu: a step may not return to any selection the walk
     has visited (each is kept as a 64-bit Zobrist hash, the XOR of its items' random keys, in
-    an open-addressing set). On slates built from vectors every swap out of a good selection
-    costs about as much as the next (the chosen vectors cancel, so any swap adds to their
-    sum's length), and item tenures walked back into the same few selections; on four tuning
-    slates (2,000 candidates, k = 100) the time limit's rounds with it ended at a mean 0.031%
-    from the best known after 1 s, against 0.060% (benchmarks/RESULTS.md). On integer weights,
-    whose swaps tie on plateaus, a walk that only avoids exact revisits wanders a plateau, so
-    the item tenures stay there."""
+    an open-addressing set). On slates built from vectors a good selection's vectors nearly
+    cancel, so every swap out of it adds about the same to their sum's length, and the
+    selections a few swaps away are many and close in value: a walk there needs only to not
+    come back. On four tuning slates (2,000 candidates, k = 100) the time limit's rounds with
+    it ended at a mean 0.054% from the best known after 1 s and 0.032% after 10 s, against
+    0.081% and 0.054% with item tenures (benchmarks/RESULTS.md). On integer weights, whose
+    swaps tie on plateaus, it lost, so item tenures stay there."""
     n = g.shape[0]
     k = chosen.shape[0]
     nu = unchosen.shape[0]

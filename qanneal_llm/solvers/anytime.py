@@ -15,8 +15,8 @@ there, and keeps the result when it is better; after a run of rounds without pro
 random annealing read leaves the basin. Off the plateaus (below) a round's tabu walk forbids
 the selections it has visited rather than the items it moved recently (solution-based tabu
 search, after Lai, Hao et al.): on the tuning slates (2,000 candidates, k = 100) the mean gap
-to the best known after 1 s fell from 0.081% to 0.054%, and after 10 s from 0.044% to 0.022%
-(``benchmarks/RESULTS.md``). The crossover half was
+to the best known after 1 s fell from 0.081% to 0.054%, and after 10 s from 0.054% to 0.032%;
+on integer weights it lost (``benchmarks/RESULTS.md``). The crossover half was
 chosen on generated instances with other seeds than ``benchmarks/hard.py``'s: with 1 s it found
 better selections on 5 of 12 integer-weight instances (n = 500-2,000) and worse on none
 (``benchmarks/RESULTS.md``). A round's tabu walk stops after the reads' own stall (at least
@@ -125,8 +125,8 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
     reads: perturbation rounds plus fresh reads), ``fresh_reads``, ``improvements``,
     ``tied_share``, ``round_stall`` (the rounds' tabu stall, longer on the plateaus
     :func:`tied_share` detects) and ``round_tabu`` (what their walks forbid: ``"items"``
-    moved recently on plateaus, ``"solutions"`` visited elsewhere), and ``trace``, the ``(seconds, objective)`` of every new
-    best (a time-to-target curve).
+    moved recently on plateaus, ``"solutions"`` visited elsewhere), and ``trace``, the
+    ``(seconds, objective)`` of every new best (a time-to-target curve).
     """
     start = time.perf_counter()
     deadline = start + plan.time_limit
