@@ -27,6 +27,8 @@ _MULT = np.uint64(2685821657736338717)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 #: The ``stop`` flag of a search without a time limit: never set.
 NEVER = np.zeros(1, np.int8)
+#: Slots of a solution-tabu walk's visited set, at most (a power of two).
+VISITED_MAX = 1 << 21
 
 
 @njit(cache=True, nogil=True)
@@ -296,11 +298,12 @@ def _tabu(
     near_g = np.empty(nu)
     tenure_out = 0 if solution_tabu else min(nu // 2, max(7, k // 10))
     tenure_in = 0 if solution_tabu else min(k // 2, max(3, k // 30))
-    # the visited set: room for every step of the walk (at most 64 stalls of it) at a load of
-    # at most one half, past which a walk adds no more (it still stops at its stall)
+    # the visited set: room for every step of the walk (at most 64 stalls of it, and at most
+    # VISITED_MAX slots: 16 MB) at a load of at most one half, past which a walk adds no more
+    # (it still stops at its stall)
     size = 1
     if solution_tabu:
-        while size < 4 * (min(iterations, 64 * max(stall, 1)) + 2):
+        while size < min(4 * (min(iterations, 64 * max(stall, 1)) + 2), VISITED_MAX):
             size *= 2
     mask = np.uint64(size - 1)
     table = np.empty(size, np.uint64)
