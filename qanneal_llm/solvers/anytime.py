@@ -271,8 +271,9 @@ def improve(
 
     Each round starts either from the best selection perturbed by a few random feasible swaps
     or from a crossover of two elite states, and runs descent + swap tabu search (ending after
-    ``stall`` steps without a new best); after ``RESTART_AFTER`` rounds without progress a
-    fresh annealing read replaces one. At least one round runs. ``energies`` exclude the
+    ``stall`` steps without a new best; with ``solution_tabu`` the walk forbids the selections
+    it has visited instead of recently moved items); after ``RESTART_AFTER`` rounds without
+    progress a fresh annealing read replaces one. At least one round runs. ``energies`` exclude the
     model offset; ``trace`` (if given) gets the ``(seconds since start, objective)`` of every
     new best. With a thread ``pool`` of ``w``
     threads, rounds run ``w`` at a time: each batch is drawn from the best and elite as they
