@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qanneal_llm import solve, solve_many, subset_model
+from qanneal_llm import slate_model, solve, solve_many, subset_model
 from qanneal_llm.qubo.repair import kernel_arrays, polish
 from qanneal_llm.solvers import SolverError, UnknownOptionError, anytime, preflight, swap_anneal
 from qanneal_llm.solvers.anytime import (
@@ -174,8 +174,10 @@ def test_default_adds_memetic_rounds_only_when_the_reads_never_agree():
     w = np.triu(rng.integers(0, 11, size=(200, 200)), 1).astype(float)
     rugged = subset_model(np.zeros(200), -(w + w.T), 40)
     states, objectives, info = swap_anneal(rugged, seed=5, num_reads=6)
-    # never agreed: a fixed number of rounds per read
+    # never agreed: a fixed number of rounds per read, on integer weights' plateaus with item
+    # tenures
     assert info["reads"] == 6 and info["rounds"] == 6 * DEFAULT_ROUNDS_PER_READ
+    assert info["round_tabu"] == "items"
     assert len(states) in (6, 7) and rugged.feasible_rows(states).all()
     np.testing.assert_allclose(objectives, rugged.objective(states))
     kernel_only, kernel_objectives, _ = swap_anneal(rugged, seed=5, num_reads=6, agree=0)
@@ -190,6 +192,13 @@ def test_default_adds_memetic_rounds_only_when_the_reads_never_agree():
     assert info["reads"] == info["max_reads"] == 6
     easy = swap_anneal(diversity_instance(80, 10, 5), seed=2)[2]
     assert easy["reads"] < easy["max_reads"] and "rounds" not in easy
+    # continuous weights that never agree either (unit vectors that must cancel): the rounds
+    # forbid visited selections
+    rng = np.random.default_rng(0)
+    slate = slate_model(rng.random(200), 20, vectors=rng.normal(size=(200, 16)), diversity=0.5)
+    states, _, info = swap_anneal(slate, seed=5, num_reads=6)
+    assert info["rounds"] == 6 * DEFAULT_ROUNDS_PER_READ and info["round_tabu"] == "solutions"
+    assert slate.feasible_rows(states).all()
 
 
 def test_threads_run_rounds_in_batches_that_follow_the_seed(monkeypatch):

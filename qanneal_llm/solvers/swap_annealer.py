@@ -29,11 +29,13 @@ from qanneal_llm.qubo.repair import feasible_start, kernel_arrays
 from qanneal_llm.solvers.anytime import (
     DEFAULT_ROUND_STALL,
     DEFAULT_ROUNDS_PER_READ,
+    PLATEAU_TIES,
     check_time_limit,
     improve,
     plan_info,
     plan_reads,
     run_anytime,
+    tied_share,
 )
 from qanneal_llm.solvers.base import check_options
 
@@ -205,16 +207,22 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         and np.count_nonzero(energies <= energies.min() + tol) < plan.agree
     ):
         # a rugged problem: the reads never agreed, so a few rounds of memetic tabu search per
-        # read allowed (a time_limit search's rounds, drawn alike, with longer tabu walks)
+        # read allowed (a time_limit search's rounds, drawn alike, with longer tabu walks, and
+        # like them forbidding visited selections off the plateaus of integer weights)
+        plateau = tied_share(plan, states[int(np.argmin(energies))]) > PLATEAU_TIES
         best, best_energy, stats = improve(
             plan, list(states), list(energies), np.array([hot, cold]), start=start,
             stall=max(plan.tabu_stall, DEFAULT_ROUND_STALL),
-            rounds=DEFAULT_ROUNDS_PER_READ * len(plan.seeds),
+            rounds=DEFAULT_ROUNDS_PER_READ * len(plan.seeds), solution_tabu=not plateau,
         )  # fmt: skip
         if stats["improvements"]:
             states = np.vstack([states, best[None]])
             energies = np.append(energies, best_energy)
-        extra = {"rounds": stats["rounds"], "improvements": stats["improvements"]}
+        extra = {
+            "rounds": stats["rounds"],
+            "improvements": stats["improvements"],
+            "round_tabu": "items" if plateau else "solutions",
+        }
     info = plan_info(plan, reads, (hot, cold), start, **extra)
     return states, energies + plan.model.offset, info
 
@@ -301,7 +309,10 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
     ``num_reads`` (default 16): easy problems cost three reads, rugged ones get more, and when
     even those never agree, ``DEFAULT_ROUNDS_PER_READ * num_reads`` (4 x) rounds of memetic
     tabu search follow
-    (:func:`~qanneal_llm.solvers.anytime.improve`; ``info["rounds"]``).
+    (:func:`~qanneal_llm.solvers.anytime.improve`; ``info["rounds"]``), whose walks forbid
+    visited selections unless the problem is a plateau of tied swaps (``info["round_tabu"]``:
+    on slates of 2,000 candidates, k = 100, it took the default's mean gap to the better of
+    the two from 0.108% to 0.004% in the same time, benchmarks/RESULTS.md).
     ``time_limit`` (seconds) then keeps searching by iterated tabu search until the limit
     and reports ``time_to_best`` and ``restarts`` (:mod:`~qanneal_llm.solvers.anytime`).
     Annealing finds the region, tabu search closes the last fraction of a percent
