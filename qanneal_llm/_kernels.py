@@ -296,8 +296,8 @@ def _tabu(
         tabu_until[t] = 0
     near = np.empty(nu, np.int64)
     near_g = np.empty(nu)
-    tenure_out = 0 if solution_tabu else min(nu // 2, max(7, k // 10))
-    tenure_in = 0 if solution_tabu else min(k // 2, max(3, k // 30))
+    tenure_out = min(nu // 2, max(7, k // 10))
+    tenure_in = min(k // 2, max(3, k // 30))
     # the visited set: room for every step of the walk (at most 64 stalls of it, and at most
     # VISITED_MAX slots: 16 MB) at a load of at most one half, past which a walk adds no more
     # (it still stops at its stall)
@@ -309,7 +309,7 @@ def _tabu(
     table = np.empty(size, np.uint64)
     for t in range(size):
         table[t] = 0
-    keys = np.empty(n, np.uint64)
+    keys = np.empty(n if solution_tabu else 1, np.uint64)
     key = np.uint64(0)
     stored = 0
     if solution_tabu:

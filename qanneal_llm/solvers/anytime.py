@@ -199,7 +199,7 @@ def run_anytime(plan) -> tuple[np.ndarray, np.ndarray, dict]:
         fresh_reads=stats["fresh_reads"],
         tied_share=ties,
         round_stall=stall,
-        round_tabu="items" if plateau else "solutions",
+        round_tabu=stats["round_tabu"],
         crossovers=stats["crossovers"],
         improvements=stats["improvements"],
         trace=trace,
@@ -337,6 +337,7 @@ def improve(
             else:
                 stalled += 1
     stats = {
+        "round_tabu": "solutions" if solution_tabu else "items",
         "rounds": done,
         "fresh_reads": fresh,
         "crossovers": crossovers,

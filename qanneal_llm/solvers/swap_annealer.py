@@ -221,7 +221,7 @@ def run_plan(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         extra = {
             "rounds": stats["rounds"],
             "improvements": stats["improvements"],
-            "round_tabu": "items" if plateau else "solutions",
+            "round_tabu": stats["round_tabu"],
         }
     info = plan_info(plan, reads, (hot, cold), start, **extra)
     return states, energies + plan.model.offset, info
@@ -312,7 +312,7 @@ def swap_anneal(model: SubsetModel, **options) -> tuple[np.ndarray, np.ndarray, 
     (:func:`~qanneal_llm.solvers.anytime.improve`; ``info["rounds"]``), whose walks forbid
     visited selections unless the problem is a plateau of tied swaps (``info["round_tabu"]``:
     on slates of 2,000 candidates, k = 100, it took the default's mean gap to the better of
-    the two from 0.108% to 0.004% in the same time, benchmarks/RESULTS.md).
+    the two from 0.108% to 0.004%, in 1.39 s against 1.35 s, benchmarks/RESULTS.md).
     ``time_limit`` (seconds) then keeps searching by iterated tabu search until the limit
     and reports ``time_to_best`` and ``restarts`` (:mod:`~qanneal_llm.solvers.anytime`).
     Annealing finds the region, tabu search closes the last fraction of a percent
