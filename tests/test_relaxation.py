@@ -159,7 +159,8 @@ def test_a_time_limit_on_a_vector_slate_searches_the_support_and_reports_a_bound
     assert result.feasible and result.objective == pytest.approx(optimum)
     assert info["lower_bound"] <= optimum + 1e-9
     assert info["relaxation_steps"] >= 1 and info["relaxation_seconds"] > 0
-    assert k < info["core_size"] <= n // 2  # the support was searched alone
+    sizes = info["core_sizes"]  # shorter lists of candidates were searched alone, shortest first
+    assert sizes and all(k < size <= n // 2 for size in sizes) and sizes == sorted(set(sizes))
     assert info["core_seconds"] > 0 and info["reads"] >= 2
     assert info["time_to_best"] <= info["anneal_seconds"]
     assert info["trace"][-1][1] == pytest.approx(result.objective)
@@ -168,3 +169,32 @@ def test_a_time_limit_on_a_vector_slate_searches_the_support_and_reports_a_bound
         model, seed=0, time_limit=0.05, threads=1, num_reads=1, initial_states=result.x[None]
     )
     assert "lower_bound" not in warm and objectives.min() <= result.objective + 1e-12
+
+
+def test_a_time_limit_searches_the_relaxations_short_list_then_its_support_then_all(
+    monkeypatch,
+):
+    from qanneal_llm.solvers import swap_annealer
+
+    rng = np.random.default_rng(5)
+    n, k = 200, 10
+    genre = rng.integers(0, 4, size=n)
+    model = slate_model(
+        rng.random(n), k, vectors=rng.normal(size=(n, 16)), diversity=0.5,
+        groups={f"g{g}": np.flatnonzero(genre == g).tolist() for g in range(4)},
+        group_bounds={"g0": (2, 4)},
+    )  # fmt: skip
+    searched = []
+    run_anytime = swap_annealer.run_anytime
+    monkeypatch.setattr(
+        swap_annealer,
+        "run_anytime",
+        lambda plan: searched.append(plan.model.n) or run_anytime(plan),
+    )
+    result = solve(model, seed=0, time_limit=0.3, threads=1)
+    # the same steps give the same relaxed values, so the short list can be formed again
+    x = relax(model, steps=result.info["relaxation_steps"]).x
+    short = (x > 0.01) | (top_k(model, -x) == 1)
+    assert searched[0] == short.sum() and short.sum() < searched[1] <= n // 2
+    assert searched[2:] == [n] and result.info["core_sizes"] == searched[:2]
+    assert result.feasible and result.objective <= model.objective(top_k(model, -x)) + 1e-9
