@@ -241,12 +241,12 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
     lists leave out can still come in. Each list's search starts from the best the one before
     found; the last search's reads are the default's, the first from that best and the others
     from random starts: on slates of 20 from 2,000 candidates the lists can leave out part of
-    the best selection, and those reads took the mean gap of 1 s from 0.145% to 0.085% (the
-    default's own is 0.04%: there the relaxation misleads).
+    the best selection, and those reads took the mean gap of 1 s from 0.155% to 0.095% (the
+    default's own is 0.051%: there the relaxation misleads).
     On the tuning slates (2,000 candidates, k = 100, other seeds than ``benchmarks/hard.py``'s)
     the support alone took the mean gap of 1 s to the best known from 0.157% (every candidate)
-    to 0.060%, and the short list before it from 0.047% to 0.039%
-    (``benchmarks/RESULTS.md``). ``info`` adds ``lower_bound``, ``relaxation_steps``,
+    to 0.060%; the short list before it then took 0.051% to 0.040% (and 10 s from 0.032% to
+    0.022%; ``benchmarks/RESULTS.md``). ``info`` adds ``lower_bound``, ``relaxation_steps``,
     ``relaxation_seconds``, ``core_sizes`` (of the lists searched alone) and
     ``core_seconds`` (their time) to :func:`~qanneal_llm.solvers.anytime.run_anytime`'s
     keys; ``trace``, ``time_to_best``, ``reads`` and ``restarts`` cover every search.
