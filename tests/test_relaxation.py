@@ -189,12 +189,15 @@ def test_a_time_limit_searches_the_relaxations_short_list_then_its_support_then_
     monkeypatch.setattr(
         swap_annealer,
         "run_anytime",
-        lambda plan: searched.append(plan.model.n) or run_anytime(plan),
+        lambda plan: searched.append((plan.model.n, len(plan.seeds))) or run_anytime(plan),
     )
     result = solve(model, seed=0, time_limit=0.3, threads=1)
     # the same steps give the same relaxed values, so the short list can be formed again
     x = relax(model, steps=result.info["relaxation_steps"]).x
     short = (x > 0.01) | (top_k(model, -x) == 1)
-    assert searched[0] == short.sum() and short.sum() < searched[1] <= n // 2
-    assert searched[2:] == [n] and result.info["core_sizes"] == searched[:2]
+    (short_n, short_reads), (support_n, support_reads), *rest = searched
+    assert short_n == short.sum() and short_n < support_n <= n // 2 and short_reads == 1
+    assert result.info["core_sizes"] == [short_n, support_n] and support_reads == 1
+    # every candidate last, with the default's reads (the first from the lists' best)
+    assert rest == [(n, 16)] and result.info["max_reads"] == 16
     assert result.feasible and result.objective <= model.objective(top_k(model, -x)) + 1e-9
