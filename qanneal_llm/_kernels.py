@@ -306,9 +306,7 @@ def _tabu(
         while size < min(4 * (min(iterations, 64 * max(stall, 1)) + 2), VISITED_MAX):
             size *= 2
     mask = np.uint64(size - 1)
-    table = np.empty(size, np.uint64)
-    for t in range(size):
-        table[t] = 0
+    table = np.zeros(size, np.uint64)
     keys = np.empty(n if solution_tabu else 1, np.uint64)
     key = np.uint64(0)
     stored = 0

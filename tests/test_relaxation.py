@@ -176,14 +176,8 @@ def test_a_time_limit_searches_the_relaxations_short_list_then_its_support_then_
 ):
     from qanneal_llm.solvers import swap_annealer
 
-    rng = np.random.default_rng(5)
-    n, k = 200, 10
-    genre = rng.integers(0, 4, size=n)
-    model = slate_model(
-        rng.random(n), k, vectors=rng.normal(size=(n, 16)), diversity=0.5,
-        groups={f"g{g}": np.flatnonzero(genre == g).tolist() for g in range(4)},
-        group_bounds={"g0": (2, 4)},
-    )  # fmt: skip
+    n = 200
+    model = grouped_slate(0, n=n, k=10, d=16, n_groups=4)
     searched = []
     run_anytime = swap_annealer.run_anytime
     monkeypatch.setattr(

@@ -256,7 +256,6 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
     model = plan.model
     relaxation = relax(model, steps=RELAX_STEPS, deadline=start + RELAX_SHARE * plan.time_limit)
     x = top_k(model, -relaxation.x)
-    options = {"num_sweeps": plan.num_sweeps, "local_search": plan.local_search}
     trace, reads, restarts, core_sizes, core_start = [], 0, 0, [], time.perf_counter()
     for threshold, share in CORES:
         core = (relaxation.x > threshold) | (x == 1)  # with the start, so it stays feasible
@@ -269,7 +268,7 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         core_plan = plan_anneal(
             core_model, num_reads=1, initial_states=x[free][None], seed=int(plan.seeds[0]),
             time_limit=share * max(deadline - search_start, 1e-3), threads=plan.threads,
-            **options,
+            num_sweeps=plan.num_sweeps, local_search=plan.local_search,
         )  # fmt: skip
         states, objectives, info = run_anytime(core_plan)
         x = restricted.expand(states[np.argmin(objectives)], free)
