@@ -159,6 +159,58 @@ def test_anytime_crosses_distinct_elite_states_only():
     assert info["crossovers"] == 0 and info["restarts"] > 10
 
 
+def test_a_long_stall_moves_the_rounds_to_a_fresh_read_and_keeps_the_best(monkeypatch):
+    from qanneal_llm.solvers.anytime import improve
+    from qanneal_llm.solvers.swap_annealer import plan_anneal
+
+    # short reads and walks on integer weights: the rounds stall often and a fresh read is
+    # worse than the best; every round a perturbation, the epochs after 4 stalled rounds
+    monkeypatch.setattr(anytime, "CROSSOVER", 0.0)
+    monkeypatch.setattr(anytime, "RESTART_AFTER", 2)
+    monkeypatch.setattr(anytime, "NEW_EPOCH_AFTER", 4)
+    rng = np.random.default_rng(5)
+    w = np.triu(rng.integers(0, 11, size=(120, 120)), 1).astype(float)
+    model = subset_model(np.zeros(120), -(w + w.T), 25)
+    plan = plan_anneal(
+        model, seed=2, num_reads=2, agree=0, num_sweeps=2, tabu_stall=2, tabu_iterations=4
+    )
+    states, energies, hot, cold = anytime.plan_reads(
+        plan, plan.x0, plan.beta_range, plan.num_sweeps, plan.seeds, iterations=4, stall=2
+    )
+    events = [("found", float(e)) for e in energies]  # in order: what was found, what perturbed
+    reads, shake = anytime.plan_reads, anytime.perturb
+
+    def recording_reads(*args, **kwargs):
+        found = reads(*args, **kwargs)
+        events.append(("found", float(found[1][0])))
+        return found
+
+    def recording_perturb(x, *args):
+        events.append(("center", float(model.objective(x) - model.offset)))
+        return shake(x, *args)
+
+    monkeypatch.setattr(anytime, "plan_reads", recording_reads)
+    monkeypatch.setattr(anytime, "perturb", recording_perturb)
+    best, energy, stats = improve(
+        plan, list(states), list(energies), np.array([hot, cold]), start=0.0, stall=2, rounds=80
+    )
+    assert stats["epochs"] >= 1 and stats["fresh_reads"] > stats["epochs"]
+    # some rounds perturbed a selection worse than the best found before them: a new epoch's
+    # center (perturbing the best for good never does)
+    best_so_far, off_best = np.inf, 0
+    for kind, value in events:
+        if kind == "found":
+            best_so_far = min(best_so_far, value)
+        else:
+            assert value >= best_so_far - 1e-9
+            off_best += value > best_so_far + 1e-9
+    assert off_best >= 1
+    # and the best overall comes back, whatever epoch found it
+    assert energy == pytest.approx(min(value for kind, value in events if kind == "found"))
+    assert model.is_feasible(best)
+    assert model.objective(best) == pytest.approx(energy + model.offset)
+
+
 def test_default_tabu_stall_grows_with_the_smaller_side_of_the_swaps():
     from qanneal_llm.solvers.swap_annealer import plan_anneal
 

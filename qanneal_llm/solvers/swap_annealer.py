@@ -249,14 +249,16 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
     0.022%; ``benchmarks/RESULTS.md``). ``info`` adds ``lower_bound``, ``relaxation_steps``,
     ``relaxation_seconds``, ``core_sizes`` (of the lists searched alone) and
     ``core_seconds`` (their time) to :func:`~qanneal_llm.solvers.anytime.run_anytime`'s
-    keys; ``trace``, ``time_to_best``, ``reads`` and ``restarts`` cover every search.
+    keys; ``trace``, ``time_to_best``, ``reads``, ``restarts`` and ``epochs`` cover every
+    search.
     """
     start = time.perf_counter()
     deadline = start + plan.time_limit
     model = plan.model
     relaxation = relax(model, steps=RELAX_STEPS, deadline=start + RELAX_SHARE * plan.time_limit)
     x = top_k(model, -relaxation.x)
-    trace, reads, restarts, core_sizes, core_start = [], 0, 0, [], time.perf_counter()
+    trace, reads, restarts, epochs, core_sizes = [], 0, 0, 0, []
+    core_start = time.perf_counter()
     for threshold, share in CORES:
         core = (relaxation.x > threshold) | (x == 1)  # with the start, so it stays feasible
         size = int(core.sum())
@@ -274,6 +276,7 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         x = restricted.expand(states[np.argmin(objectives)], free)
         _extend(trace, info["trace"], search_start - start)
         reads, restarts = reads + info["reads"], restarts + info["restarts"]
+        epochs += info["epochs"]
         core_sizes.append(size)
     core_seconds = time.perf_counter() - core_start if core_sizes else 0.0
     full_start = time.perf_counter()
@@ -284,6 +287,7 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         max_reads=len(plan.seeds),
         reads=reads + info["reads"],
         restarts=restarts + info["restarts"],
+        epochs=epochs + info["epochs"],
         time_limit=plan.time_limit,
         anneal_seconds=time.perf_counter() - start,
         time_to_best=trace[-1][0],
