@@ -9,9 +9,11 @@ can run many problems at once.
 Compiling them takes about 7 s of one core on the first call after an install; numba then keeps
 the machine code in its cache (``__pycache__`` beside this file, or ``NUMBA_CACHE_DIR``), and
 later processes load it in well under a second. That is why the loops copy, fill and
-allocate element by element (``np.empty`` and a loop, never ``a[:] = b``, ``np.zeros``,
-``np.arange`` or ``np.sort``): numba compiles each of those library routines separately for
-every type it meets, and they had made the compile 10 s. Each kernel is compiled for one
+allocate element by element (``np.empty`` and a loop, never ``a[:] = b``, ``np.arange`` or
+``np.sort``): numba compiles each of those library routines separately for every type it
+meets, and they had made the compile 10 s. The one ``np.zeros``, of the visited set's
+uint64 slots, costs nothing measurable (a cold compile took 7.8 s with it and with a loop).
+Each kernel is compiled for one
 signature only (:func:`~qanneal_llm.qubo.repair.kernel_arrays` fixes the dtypes), and a pipeline
 can have a child process compile it while it loads data and embeds texts
 (:mod:`qanneal_llm._precompile`), so a first run overlaps the compile with work it does anyway

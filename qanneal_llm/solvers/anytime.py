@@ -66,8 +66,8 @@ RESTART_AFTER = 25
 #: runs) ended 0.0073% from the best known on average instead of 0.0108%, within 0.01% on 25
 #: runs instead of 20 (better on 9, worse on 2); 16 runs at n = 1,000 stayed at the best
 #: known. Epochs after 25 rounds (every fresh read) did better at n = 2,000 (0.0064%) but
-#: lost one n = 1,000 run (0.05%). A default search's 64 rounds never get this far, and
-#: neither do 1 s at n = 2,000 on integer weights (benchmarks/RESULTS.md).
+#: lost one n = 1,000 run (0.05%). A default search's 64 rounds (at its 16 reads) never get
+#: this far, and neither do 1 s at n = 2,000 on integer weights (benchmarks/RESULTS.md).
 NEW_EPOCH_AFTER = 100
 #: Share of rounds that start from a crossover of two elite states instead of a perturbed best.
 CROSSOVER = 0.5
@@ -352,11 +352,11 @@ def improve(
                 epochs += 1
             else:
                 _keep_elite(elite, x, energy)
-                if energy < center_energy - 1e-9 * (1.0 + abs(center_energy)):
+                if below(energy, center_energy):
                     center, center_energy, stalled = x, energy, 0
                 else:
                     stalled += 1
-            if energy < best_energy - 1e-9 * (1.0 + abs(best_energy)):
+            if below(energy, best_energy):
                 best, best_energy = x, energy
                 time_to_best = time.perf_counter() - start
                 if trace is not None:
@@ -372,6 +372,11 @@ def improve(
         "time_to_best": time_to_best,
     }
     return best, best_energy, stats
+
+
+def below(value: float, than: float) -> bool:
+    """Whether ``value`` is lower than ``than`` by more than rounding (a relative 1e-9)."""
+    return value < than - 1e-9 * (1.0 + abs(than))
 
 
 def _thread_pool(threads: int):

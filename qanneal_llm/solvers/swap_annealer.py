@@ -30,6 +30,7 @@ from qanneal_llm.solvers.anytime import (
     DEFAULT_ROUND_STALL,
     DEFAULT_ROUNDS_PER_READ,
     PLATEAU_TIES,
+    below,
     check_time_limit,
     improve,
     plan_info,
@@ -257,7 +258,7 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
     model = plan.model
     relaxation = relax(model, steps=RELAX_STEPS, deadline=start + RELAX_SHARE * plan.time_limit)
     x = top_k(model, -relaxation.x)
-    trace, reads, restarts, epochs, core_sizes = [], 0, 0, 0, []
+    trace, core_sizes, counts = [], [], dict.fromkeys(("reads", "restarts", "epochs"), 0)
     core_start = time.perf_counter()
     for threshold, share in CORES:
         core = (relaxation.x > threshold) | (x == 1)  # with the start, so it stays feasible
@@ -275,8 +276,7 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
         states, objectives, info = run_anytime(core_plan)
         x = restricted.expand(states[np.argmin(objectives)], free)
         _extend(trace, info["trace"], search_start - start)
-        reads, restarts = reads + info["reads"], restarts + info["restarts"]
-        epochs += info["epochs"]
+        counts = {key: counts[key] + info[key] for key in counts}
         core_sizes.append(size)
     core_seconds = time.perf_counter() - core_start if core_sizes else 0.0
     full_start = time.perf_counter()
@@ -285,9 +285,7 @@ def run_relaxed(plan: AnnealPlan) -> tuple[np.ndarray, np.ndarray, dict]:
     _extend(trace, info["trace"], full_start - start)
     info.update(
         max_reads=len(plan.seeds),
-        reads=reads + info["reads"],
-        restarts=restarts + info["restarts"],
-        epochs=epochs + info["epochs"],
+        **{key: counts[key] + info[key] for key in counts},
         time_limit=plan.time_limit,
         anneal_seconds=time.perf_counter() - start,
         time_to_best=trace[-1][0],
@@ -305,7 +303,7 @@ def _extend(trace: list, later: list, offset: float) -> None:
     """Append to ``trace`` the new bests of a later search's ``trace`` (its times shifted by
     ``offset`` seconds): the entries below the last one already there."""
     for t, value in later:
-        if not trace or value < trace[-1][1] - 1e-9 * (1.0 + abs(trace[-1][1])):
+        if not trace or below(value, trace[-1][1]):
             trace.append((t + offset, value))
 
 
