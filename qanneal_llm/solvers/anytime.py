@@ -55,7 +55,7 @@ import numpy as np
 
 from qanneal_llm import _kernels
 from qanneal_llm.qubo.repair import repair
-from qanneal_llm.solvers.base import SolverError
+from qanneal_llm.solvers.base import SolverError, below
 
 #: Rounds without a new best before a fresh annealing read replaces a perturbation.
 RESTART_AFTER = 25
@@ -372,11 +372,6 @@ def improve(
         "time_to_best": time_to_best,
     }
     return best, best_energy, stats
-
-
-def below(value: float, than: float) -> bool:
-    """Whether ``value`` is lower than ``than`` by more than rounding (a relative 1e-9)."""
-    return value < than - 1e-9 * (1.0 + abs(than))
 
 
 def _thread_pool(threads: int):

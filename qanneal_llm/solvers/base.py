@@ -20,6 +20,11 @@ import numpy as np
 from qanneal_llm.qubo.model import SubsetModel
 
 
+def below(value: float, than: float) -> bool:
+    """Whether ``value`` is lower than ``than`` by more than rounding (a relative 1e-9)."""
+    return value < than - 1e-9 * (1.0 + abs(than))
+
+
 class SolverError(ValueError):
     """A solver call that cannot run as asked; the message says what to change (one line)."""
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from qanneal_llm.qubo.model import SubsetModel
 from qanneal_llm.qubo.repair import repair
-from qanneal_llm.solvers.base import Samples
+from qanneal_llm.solvers.base import Samples, below
 from qanneal_llm.solvers.swap_annealer import swap_anneal
 
 
@@ -187,13 +187,12 @@ def window_search(
         moved = x.copy()
         moved[window] = y
         qpu_value = float(model.objective(moved))
-        to_beat = best - 1e-9 * (1 + abs(best))
-        info["qpu_improvements"] += int(qpu_value < to_beat)
+        info["qpu_improvements"] += int(below(qpu_value, best))
         searched, found, _ = swap_anneal(
             model, seed=draw, initial_states=moved[None], num_reads=1, agree=0, num_sweeps=0
         )
         value = float(found[0])
-        if value < to_beat:
+        if below(value, best):
             x, best, avoid, stale = searched[0].copy(), value, None, 0
             info["improvements"] += 1
         else:

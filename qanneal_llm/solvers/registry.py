@@ -22,6 +22,7 @@ from qanneal_llm.solvers.base import (
     Samples,
     SolverError,
     UnknownSolverError,
+    below,
     check_options,
 )
 from qanneal_llm.solvers.leap import HybridBackend, MockQPUBackend, QPUBackend
@@ -471,7 +472,7 @@ def _finish(
     if polish and reduced.n > reduced.k > 0 and not info.get("local_optima"):
         before = values.min()
         candidates, values = polish_states(reduced, candidates)
-        polished = bool(values.min() < before - 1e-9 * (1 + abs(before)))
+        polished = bool(below(values.min(), before))
     best = candidates[int(np.argmin(values))]
     timings["polish"] = time.perf_counter() - t
 

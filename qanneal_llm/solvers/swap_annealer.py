@@ -30,7 +30,6 @@ from qanneal_llm.solvers.anytime import (
     DEFAULT_ROUND_STALL,
     DEFAULT_ROUNDS_PER_READ,
     PLATEAU_TIES,
-    below,
     check_time_limit,
     improve,
     plan_info,
@@ -38,7 +37,7 @@ from qanneal_llm.solvers.anytime import (
     run_anytime,
     tied_share,
 )
-from qanneal_llm.solvers.base import check_options
+from qanneal_llm.solvers.base import below, check_options
 
 #: Frank-Wolfe steps of a time limit's relaxation (0.04 s at n = 2,000, d = 64), and the share
 #: of the limit it may take at most.
