@@ -188,7 +188,7 @@ def test_a_time_limit_searches_the_relaxations_short_list_then_its_support_then_
     result = solve(model, seed=0, time_limit=0.3, threads=1)
     # the same steps give the same relaxed values, so the short list can be formed again
     x = relax(model, steps=result.info["relaxation_steps"]).x
-    short = (x > 0.01) | (top_k(model, -x) == 1)
+    short = (x > swap_annealer.CORES[0][0]) | (top_k(model, -x) == 1)
     (short_n, short_reads), (support_n, support_reads), *rest = searched
     assert short_n == short.sum() and short_n < support_n <= n // 2 and short_reads == 1
     assert result.info["core_sizes"] == [short_n, support_n] and support_reads == 1
